@@ -1,0 +1,334 @@
+// Package file is keyport's store for headless hosts: one file under
+// KEYPORT_HOME, sealed with NaCl secretbox, replaced atomically under a lock.
+//
+// The 32-byte key comes from a 0600 key file beside the store, or from
+// KEYPORT_PASSPHRASE through scrypt when the store was created with one. The
+// choice is written in the store's header, so later runs need no guess.
+package file
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+	"golang.org/x/crypto/nacl/secretbox"
+	"golang.org/x/crypto/scrypt"
+
+	"github.com/keyport/keyport/credhelper"
+)
+
+// File names under the store's directory.
+const (
+	StoreFile = "credentials.enc"
+	KeyFile   = "credentials.key"
+	LockFile  = "credentials.lock"
+)
+
+// Key sources recorded in the header.
+const (
+	kdfKeyFile    = "keyfile"
+	kdfPassphrase = "scrypt"
+)
+
+// DefaultScryptN is scrypt's cost for passphrase-protected stores (~50 ms here).
+const DefaultScryptN = 1 << 15
+
+// lockTimeout bounds how long a writer waits for another one.
+const lockTimeout = 5 * time.Second
+
+// Options configure a Store; zero values are the defaults.
+type Options struct {
+	// Passphrase, when set on a new store, derives the key with scrypt
+	// instead of creating a key file. Required to open such a store.
+	Passphrase string
+	// ScryptN overrides the scrypt cost for new stores (tests lower it).
+	ScryptN int
+}
+
+// Store is the encrypted file store. It is safe for concurrent use by
+// goroutines and by processes.
+type Store struct {
+	dir  string
+	opts Options
+
+	mu     sync.Mutex
+	cached *snapshot // last decrypted state, reused while the file is unchanged
+}
+
+type snapshot struct {
+	stat    os.FileInfo
+	entries map[string]entry
+}
+
+// header is the on-disk format: everything but the KDF choice is sealed.
+type header struct {
+	Version int    `json:"v"`
+	KDF     string `json:"kdf"`
+	Salt    []byte `json:"salt,omitempty"`
+	N       int    `json:"n,omitempty"`
+	Nonce   []byte `json:"nonce"`
+	Box     []byte `json:"box"`
+}
+
+type entry struct {
+	Username string `json:"u"`
+	Secret   string `json:"s"`
+}
+
+// New returns the store kept in dir (created on first write, mode 0700).
+func New(dir string, opts Options) *Store {
+	if opts.ScryptN == 0 {
+		opts.ScryptN = DefaultScryptN
+	}
+	return &Store{dir: dir, opts: opts}
+}
+
+// Name implements credhelper.Reader.
+func (s *Store) Name() string { return "file" }
+
+func (s *Store) path(name string) string { return filepath.Join(s.dir, name) }
+
+// Get implements credhelper.Reader. It takes no lock: writers replace the
+// file by rename, so a reader sees a whole old or a whole new file.
+func (s *Store) Get(ctx context.Context, key string) (credhelper.Credentials, error) {
+	entries, err := s.read()
+	if err != nil {
+		return credhelper.Credentials{}, err
+	}
+	e, ok := entries[key]
+	if !ok {
+		return credhelper.Credentials{}, fmt.Errorf("file store: %s: %w", key, credhelper.ErrNotFound)
+	}
+	return credhelper.Credentials{ServerURL: key, Username: e.Username, Secret: e.Secret}, nil
+}
+
+// List implements credhelper.Reader.
+func (s *Store) List(ctx context.Context) (map[string]string, error) {
+	entries, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(entries))
+	for k, e := range entries {
+		out[k] = e.Username
+	}
+	return out, nil
+}
+
+// Put implements credhelper.Store.
+func (s *Store) Put(ctx context.Context, c credhelper.Credentials) error {
+	return s.update(ctx, func(m map[string]entry) error {
+		m[c.ServerURL] = entry{Username: c.Username, Secret: c.Secret}
+		return nil
+	})
+}
+
+// Delete implements credhelper.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	return s.update(ctx, func(m map[string]entry) error {
+		if _, ok := m[key]; !ok {
+			return fmt.Errorf("file store: %s: %w", key, credhelper.ErrNotFound)
+		}
+		delete(m, key)
+		return nil
+	})
+}
+
+// read returns the decrypted entries; a missing store is empty.
+func (s *Store) read() (map[string]entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := os.Open(s.path(StoreFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]entry{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening file store: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("opening file store: %w", err)
+	}
+	if s.cached != nil && os.SameFile(st, s.cached.stat) && st.ModTime().Equal(s.cached.stat.ModTime()) && st.Size() == s.cached.stat.Size() {
+		return s.cached.entries, nil
+	}
+	var h header
+	if err := json.NewDecoder(f).Decode(&h); err != nil {
+		return nil, fmt.Errorf("file store %s is corrupt (not a keyport store): %w", s.path(StoreFile), err)
+	}
+	entries, err := s.open(h)
+	if err != nil {
+		return nil, err
+	}
+	s.cached = &snapshot{stat: st, entries: entries}
+	return entries, nil
+}
+
+// open decrypts a header's box.
+func (s *Store) open(h header) (map[string]entry, error) {
+	if h.Version != 1 || len(h.Nonce) != 24 {
+		return nil, fmt.Errorf("file store %s has an unknown format (version %d)", s.path(StoreFile), h.Version)
+	}
+	key, err := s.key(h, false)
+	if err != nil {
+		return nil, err
+	}
+	var nonce [24]byte
+	copy(nonce[:], h.Nonce)
+	plain, ok := secretbox.Open(nil, h.Box, &nonce, key)
+	if !ok {
+		hint := "the key file does not match"
+		if h.KDF == kdfPassphrase {
+			hint = "wrong KEYPORT_PASSPHRASE"
+		}
+		return nil, fmt.Errorf("file store %s cannot be decrypted: %s, or the file is damaged", s.path(StoreFile), hint)
+	}
+	entries := map[string]entry{}
+	if err := json.Unmarshal(plain, &entries); err != nil {
+		return nil, fmt.Errorf("file store %s is corrupt: %w", s.path(StoreFile), err)
+	}
+	return entries, nil
+}
+
+// key finds the store key the header names; create makes a key file when
+// there is none yet (only a writer under the lock may ask that).
+func (s *Store) key(h header, create bool) (*[32]byte, error) {
+	var key [32]byte
+	switch h.KDF {
+	case kdfPassphrase:
+		if s.opts.Passphrase == "" {
+			return nil, errors.New("the file store is protected by a passphrase: set KEYPORT_PASSPHRASE")
+		}
+		k, err := scrypt.Key([]byte(s.opts.Passphrase), h.Salt, h.N, 8, 1, 32)
+		if err != nil {
+			return nil, fmt.Errorf("deriving the file store key: %w", err)
+		}
+		copy(key[:], k)
+		return &key, nil
+	case kdfKeyFile:
+		data, err := os.ReadFile(s.path(KeyFile))
+		if errors.Is(err, fs.ErrNotExist) && create {
+			if _, err := rand.Read(key[:]); err != nil {
+				return nil, err
+			}
+			if err := credhelper.WriteFileAtomic(s.path(KeyFile), key[:], 0o600); err != nil {
+				return nil, fmt.Errorf("creating the file store key: %w", err)
+			}
+			return &key, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the file store key %s: %w", s.path(KeyFile), err)
+		}
+		if len(data) != 32 {
+			return nil, fmt.Errorf("the file store key %s is damaged (%d bytes, want 32)", s.path(KeyFile), len(data))
+		}
+		copy(key[:], data)
+		return &key, nil
+	}
+	return nil, fmt.Errorf("file store %s names an unknown key source %q", s.path(StoreFile), h.KDF)
+}
+
+// update applies fn to the current entries and replaces the file, all under
+// an exclusive lock so concurrent writers never lose each other's changes.
+func (s *Store) update(ctx context.Context, fn func(map[string]entry) error) error {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return fmt.Errorf("file store: %w", err)
+	}
+	lock := flock.New(s.path(LockFile))
+	lctx, cancel := context.WithTimeout(ctx, lockTimeout)
+	defer cancel()
+	ok, err := lock.TryLockContext(lctx, 10*time.Millisecond)
+	if err != nil || !ok {
+		return fmt.Errorf("file store: waiting for the lock on %s: %w", s.path(LockFile), errors.Join(err, lctx.Err()))
+	}
+	defer lock.Unlock()
+
+	h, err := s.readHeader()
+	if err != nil {
+		return err
+	}
+	entries := map[string]entry{}
+	if h.Box != nil {
+		if entries, err = s.open(h); err != nil {
+			return err
+		}
+		// Copy: the cached map may be shared with readers.
+		entries = cloneEntries(entries)
+	} else if err := s.newHeader(&h); err != nil {
+		return err
+	}
+	if err := fn(entries); err != nil {
+		return err
+	}
+	return s.write(h, entries)
+}
+
+func cloneEntries(m map[string]entry) map[string]entry {
+	out := make(map[string]entry, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// readHeader reads the header only; an absent store gives a zero header.
+func (s *Store) readHeader() (header, error) {
+	var h header
+	data, err := os.ReadFile(s.path(StoreFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return h, nil
+	}
+	if err != nil {
+		return h, fmt.Errorf("reading file store: %w", err)
+	}
+	if err := json.Unmarshal(data, &h); err != nil {
+		return h, fmt.Errorf("file store %s is corrupt (not a keyport store): %w", s.path(StoreFile), err)
+	}
+	return h, nil
+}
+
+// newHeader picks the key source for a store being created.
+func (s *Store) newHeader(h *header) error {
+	*h = header{Version: 1, KDF: kdfKeyFile}
+	if s.opts.Passphrase != "" {
+		h.KDF, h.N, h.Salt = kdfPassphrase, s.opts.ScryptN, make([]byte, 16)
+		if _, err := rand.Read(h.Salt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) write(h header, entries map[string]entry) error {
+	key, err := s.key(h, true)
+	if err != nil {
+		return err
+	}
+	plain, err := json.Marshal(entries)
+	if err != nil {
+		return err
+	}
+	var nonce [24]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return err
+	}
+	h.Nonce = nonce[:]
+	h.Box = secretbox.Seal(nil, plain, &nonce, key)
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if err := credhelper.WriteFileAtomic(s.path(StoreFile), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("file store: %w", err)
+	}
+	return nil
+}

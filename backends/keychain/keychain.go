@@ -1,0 +1,313 @@
+// Package keychain stores credentials in the OS keychain through
+// go-keyring: macOS Keychain, Windows Credential Manager, or a Secret Service
+// (gnome-keyring, KWallet) on Linux.
+//
+// go-keyring cannot list, so an index item maps every key to its username.
+// Windows caps one secret near 2.5 KB, so larger items are split into chunks.
+// go-keyring calls cannot be cancelled; each runs under a deadline so a
+// missing or locked Secret Service fails fast instead of hanging a pull.
+package keychain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofrs/flock"
+	"github.com/zalando/go-keyring"
+
+	"github.com/keyport/keyport/credhelper"
+)
+
+// Service is the go-keyring service name of every keyport item.
+const Service = "keyport"
+
+// indexUser is the item holding the index; canonical keys never start with '.'.
+const indexUser = ".index"
+
+// chunkPrefix marks an item whose value lives in numbered chunk items.
+const chunkPrefix = "chunked:"
+
+// DefaultChunkSize keeps every item under Windows' 2560-byte secret limit.
+const DefaultChunkSize = 2000
+
+// DefaultTimeout bounds each keychain call.
+const DefaultTimeout = 2 * time.Second
+
+// Options configure a Store; zero values are the defaults.
+type Options struct {
+	// LockDir holds the lock file that serialises index updates across processes.
+	LockDir   string
+	Timeout   time.Duration
+	ChunkSize int
+}
+
+// Store is the OS keychain store.
+type Store struct{ opts Options }
+
+// New returns a keychain store.
+func New(opts Options) *Store {
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.ChunkSize == 0 {
+		opts.ChunkSize = DefaultChunkSize
+	}
+	return &Store{opts: opts}
+}
+
+// Name implements credhelper.Reader.
+func (s *Store) Name() string { return "keychain" }
+
+// UnavailableError means no keychain answered: the Secret Service is missing,
+// locked, or too slow. Its message names the way out.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("the OS keychain is not available (%v); on a host without a desktop session use the encrypted file store: KEYPORT_BACKEND=file", e.Err)
+}
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+type item struct {
+	Username string `json:"u"`
+	Secret   string `json:"s"`
+}
+
+// call runs one go-keyring operation under the deadline.
+func (s *Store) call(ctx context.Context, op func() (string, error)) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	type result struct {
+		v   string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := op()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil && !errors.Is(r.err, keyring.ErrNotFound) {
+			return "", &UnavailableError{Err: r.err}
+		}
+		return r.v, r.err
+	case <-ctx.Done():
+		return "", &UnavailableError{Err: fmt.Errorf("no answer within %s", s.opts.Timeout)}
+	}
+}
+
+func (s *Store) get(ctx context.Context, user string) (string, error) {
+	return s.call(ctx, func() (string, error) { return keyring.Get(Service, user) })
+}
+
+func (s *Store) set(ctx context.Context, user, value string) error {
+	_, err := s.call(ctx, func() (string, error) { return "", keyring.Set(Service, user, value) })
+	return err
+}
+
+func (s *Store) del(ctx context.Context, user string) error {
+	_, err := s.call(ctx, func() (string, error) { return "", keyring.Delete(Service, user) })
+	if errors.Is(err, keyring.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// Probe reports whether a keychain answers, within the store's deadline.
+func (s *Store) Probe(ctx context.Context) error {
+	_, err := s.get(ctx, indexUser)
+	if errors.Is(err, keyring.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// load reads an item's value, following chunk pointers.
+func (s *Store) load(ctx context.Context, user string) (string, error) {
+	v, err := s.get(ctx, user)
+	if err != nil {
+		return "", err
+	}
+	count, chunked := strings.CutPrefix(v, chunkPrefix)
+	if !chunked {
+		return v, nil
+	}
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 1 || n > maxChunks {
+		return "", fmt.Errorf("keychain item %s has a damaged chunk count", user)
+	}
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		part, err := s.get(ctx, chunkUser(user, i))
+		if err != nil {
+			return "", fmt.Errorf("keychain item %s is missing chunk %d of %d: %w", user, i, n, err)
+		}
+		b.WriteString(part)
+	}
+	return b.String(), nil
+}
+
+// save writes value under user, in chunks when it is too large for one
+// item, and drops chunks an earlier, longer value left behind.
+func (s *Store) save(ctx context.Context, user, value string) error {
+	old, _ := s.get(ctx, user)
+	chunks := split(value, s.opts.ChunkSize)
+	if len(chunks) > maxChunks {
+		return fmt.Errorf("keychain item %s is too large (%d bytes)", user, len(value))
+	}
+	if len(chunks) == 1 {
+		if err := s.set(ctx, user, value); err != nil {
+			return err
+		}
+		s.dropChunks(ctx, user, old, 0)
+		return nil
+	}
+	// Chunks first, the pointer last: a reader never follows a pointer to
+	// chunks that are not written yet.
+	for i, part := range chunks {
+		if err := s.set(ctx, chunkUser(user, i+1), part); err != nil {
+			return err
+		}
+	}
+	if err := s.set(ctx, user, chunkPrefix+strconv.Itoa(len(chunks))); err != nil {
+		return err
+	}
+	s.dropChunks(ctx, user, old, len(chunks))
+	return nil
+}
+
+// dropChunks deletes the chunks of old beyond the first keep.
+func (s *Store) dropChunks(ctx context.Context, user, old string, keep int) {
+	count, chunked := strings.CutPrefix(old, chunkPrefix)
+	if !chunked {
+		return
+	}
+	had, _ := strconv.Atoi(count)
+	for i := keep + 1; i <= had && i <= maxChunks; i++ {
+		_ = s.del(ctx, chunkUser(user, i))
+	}
+}
+
+// maxChunks bounds an item at 128 KB, far above any registry credential.
+const maxChunks = 64
+
+func chunkUser(user string, i int) string { return user + "#" + strconv.Itoa(i) }
+
+// Get implements credhelper.Reader.
+func (s *Store) Get(ctx context.Context, key string) (credhelper.Credentials, error) {
+	v, err := s.load(ctx, key)
+	if errors.Is(err, keyring.ErrNotFound) {
+		return credhelper.Credentials{}, fmt.Errorf("keychain: %s: %w", key, credhelper.ErrNotFound)
+	}
+	if err != nil {
+		return credhelper.Credentials{}, err
+	}
+	var it item
+	if err := json.Unmarshal([]byte(v), &it); err != nil {
+		return credhelper.Credentials{}, fmt.Errorf("keychain item for %s is not a keyport item: %w", key, err)
+	}
+	return credhelper.Credentials{ServerURL: key, Username: it.Username, Secret: it.Secret}, nil
+}
+
+// List implements credhelper.Reader from the index.
+func (s *Store) List(ctx context.Context) (map[string]string, error) {
+	idx := map[string]string{}
+	v, err := s.load(ctx, indexUser)
+	if errors.Is(err, keyring.ErrNotFound) {
+		return idx, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(v), &idx); err != nil {
+		return nil, fmt.Errorf("keychain index is damaged: %w", err)
+	}
+	return idx, nil
+}
+
+// Put implements credhelper.Store.
+func (s *Store) Put(ctx context.Context, c credhelper.Credentials) error {
+	value, err := json.Marshal(item{Username: c.Username, Secret: c.Secret})
+	if err != nil {
+		return err
+	}
+	return s.withIndex(ctx, func(idx map[string]string) error {
+		if err := s.save(ctx, c.ServerURL, string(value)); err != nil {
+			return err
+		}
+		idx[c.ServerURL] = c.Username
+		return nil
+	})
+}
+
+// Delete implements credhelper.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	return s.withIndex(ctx, func(idx map[string]string) error {
+		old, err := s.get(ctx, key)
+		if errors.Is(err, keyring.ErrNotFound) {
+			if _, listed := idx[key]; !listed {
+				return fmt.Errorf("keychain: %s: %w", key, credhelper.ErrNotFound)
+			}
+		} else if err != nil {
+			return err
+		}
+		if err := s.del(ctx, key); err != nil {
+			return err
+		}
+		s.dropChunks(ctx, key, old, 0)
+		delete(idx, key)
+		return nil
+	})
+}
+
+// withIndex serialises read-modify-write of the index across processes
+// (a file lock under LockDir) and saves the index after fn.
+func (s *Store) withIndex(ctx context.Context, fn func(map[string]string) error) error {
+	if s.opts.LockDir != "" {
+		if err := os.MkdirAll(s.opts.LockDir, 0o700); err != nil {
+			return fmt.Errorf("keychain lock: %w", err)
+		}
+		lock := flock.New(filepath.Join(s.opts.LockDir, "keychain.lock"))
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if ok, err := lock.TryLockContext(lctx, 10*time.Millisecond); err != nil || !ok {
+			return fmt.Errorf("keychain: waiting for the lock: %w", errors.Join(err, lctx.Err()))
+		}
+		defer lock.Unlock()
+	}
+	idx, err := s.List(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(idx); err != nil {
+		return err
+	}
+	data, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	return s.save(ctx, indexUser, string(data))
+}
+
+// split cuts s into pieces of at most size bytes on rune boundaries.
+func split(s string, size int) []string {
+	var out []string
+	for len(s) > size {
+		cut := size
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		out = append(out, s[:cut])
+		s = s[cut:]
+	}
+	return append(out, s)
+}

@@ -1,0 +1,121 @@
+package keychain_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zalando/go-keyring"
+
+	"github.com/keyport/keyport/backends/keychain"
+	"github.com/keyport/keyport/backends/storetest"
+	"github.com/keyport/keyport/credhelper"
+)
+
+// requireKeyring fails (never skips) when the real Secret Service the test
+// needs was not started: run the tests through scripts/with-keyring.sh.
+func requireKeyring(t *testing.T) {
+	t.Helper()
+	if os.Getenv("KEYPORT_TEST_KEYRING") == "" {
+		t.Fatal("no Secret Service session: run the tests through scripts/with-keyring.sh (make test does)")
+	}
+}
+
+// fresh empties keyport's items in the real keyring before a case.
+func fresh(t *testing.T) *keychain.Store {
+	t.Helper()
+	if err := keyring.DeleteAll(keychain.Service); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("clearing the keyring: %v", err)
+	}
+	return keychain.New(keychain.Options{LockDir: t.TempDir()})
+}
+
+func TestContractRealSecretService(t *testing.T) {
+	requireKeyring(t)
+	storetest.Run(t, func(t *testing.T) credhelper.Store { return fresh(t) })
+}
+
+func TestLargeSecretIsChunked(t *testing.T) {
+	requireKeyring(t)
+	s := fresh(t)
+	ctx := context.Background()
+	c := credhelper.Credentials{ServerURL: "gcr.io", Username: credhelper.KeyfileUser, Secret: storetest.GCRKeyfile}
+	if err := s.Put(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	// Every raw item stays under the Windows limit.
+	raw, err := keyring.Get(keychain.Service, "gcr.io")
+	if err != nil || !strings.HasPrefix(raw, "chunked:") {
+		t.Fatalf("raw item = %.40q, %v; want a chunk pointer", raw, err)
+	}
+	for i := 1; ; i++ {
+		part, err := keyring.Get(keychain.Service, "gcr.io#"+string(rune('0'+i)))
+		if errors.Is(err, keyring.ErrNotFound) {
+			if i < 3 {
+				t.Fatalf("only %d chunks for a %d-byte secret", i-1, len(c.Secret))
+			}
+			break
+		}
+		if len(part) > keychain.DefaultChunkSize {
+			t.Fatalf("chunk %d is %d bytes", i, len(part))
+		}
+	}
+	// Deleting removes the chunks too.
+	if err := s.Delete(ctx, "gcr.io"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyring.Get(keychain.Service, "gcr.io#1"); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("chunk left behind after Delete: %v", err)
+	}
+}
+
+// TestNoSecretServiceFailsFast points the store at a bus that does not exist
+// and at no bus at all. godbus keeps one session connection per process, so
+// each case runs in a fresh copy of the test binary.
+func TestNoSecretServiceFailsFast(t *testing.T) {
+	if os.Getenv("KEYPORT_TEST_CHILD") == "1" {
+		s := keychain.New(keychain.Options{LockDir: t.TempDir()})
+		_, err := s.Get(context.Background(), "ghcr.io")
+		var unavailable *keychain.UnavailableError
+		if !errors.As(err, &unavailable) || !strings.Contains(err.Error(), "KEYPORT_BACKEND=file") {
+			t.Fatalf("err = %v, want UnavailableError naming the fix", err)
+		}
+		if errors.Is(err, credhelper.ErrNotFound) {
+			t.Fatal("an unavailable keychain must not read as not-found")
+		}
+		return
+	}
+	for name, addr := range map[string]string{
+		"no bus":        "unix:path=/nonexistent/keyport-test-bus",
+		"unset address": "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestNoSecretServiceFailsFast$", "-test.v")
+			cmd.Env = append(os.Environ(), "KEYPORT_TEST_CHILD=1", "DBUS_SESSION_BUS_ADDRESS="+addr, "XDG_RUNTIME_DIR="+t.TempDir())
+			start := time.Now()
+			out, err := cmd.CombinedOutput()
+			if took := time.Since(start); took > 2*keychain.DefaultTimeout {
+				t.Errorf("took %v, want under %v", took, 2*keychain.DefaultTimeout)
+			}
+			if err != nil {
+				t.Fatalf("child failed: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	// go-keyring's mock provider with a hook is not available; a store whose
+	// deadline is shorter than any D-Bus round trip shows the timeout path.
+	requireKeyring(t)
+	s := keychain.New(keychain.Options{Timeout: time.Nanosecond})
+	_, err := s.Get(context.Background(), "ghcr.io")
+	var unavailable *keychain.UnavailableError
+	if !errors.As(err, &unavailable) || !strings.Contains(err.Error(), "no answer within") {
+		t.Fatalf("err = %v, want a deadline error", err)
+	}
+}

@@ -1,0 +1,160 @@
+package credhelper
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ConfigFile is the name of the settings file under KEYPORT_HOME.
+const ConfigFile = "config.json"
+
+// Config is keyport's settings: the config file under KEYPORT_HOME with
+// KEYPORT_* environment variables laid over it. It never holds a secret.
+type Config struct {
+	Home string `json:"-"`
+	// Backend is the store chain, e.g. "keychain" or "remote,file"; empty
+	// means "decide once and record it" (see backends.Open).
+	Backend string `json:"backend,omitempty"`
+	APIURL  string `json:"apiURL,omitempty"`
+	Project string `json:"project,omitempty"`
+	Team    string `json:"team,omitempty"`
+}
+
+// Backends splits Backend into store names.
+func (c Config) Backends() []string {
+	var out []string
+	for _, b := range strings.Split(c.Backend, ",") {
+		if b = strings.TrimSpace(strings.ToLower(b)); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Path is the config file's path.
+func (c Config) Path() string { return filepath.Join(c.Home, ConfigFile) }
+
+// Getenv is os.Getenv's shape, so tests can pass a map.
+type Getenv func(string) string
+
+// HomeDir resolves KEYPORT_HOME, defaulting to $XDG_CONFIG_HOME/keyport.
+func HomeDir(getenv Getenv) (string, error) {
+	if h := getenv("KEYPORT_HOME"); h != "" {
+		return filepath.Abs(h)
+	}
+	if x := getenv("XDG_CONFIG_HOME"); x != "" {
+		return filepath.Join(x, "keyport"), nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		var err error
+		if home, err = os.UserHomeDir(); err != nil {
+			return "", fmt.Errorf("cannot locate keyport's home: set KEYPORT_HOME: %w", err)
+		}
+	}
+	return filepath.Join(home, ".config", "keyport"), nil
+}
+
+// LoadConfig reads the config file (absent is fine) and applies the environment.
+func LoadConfig(getenv Getenv) (Config, error) {
+	home, err := HomeDir(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Home: home}
+	data, err := os.ReadFile(c.Path())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return c, fmt.Errorf("reading config: %w", err)
+	default:
+		if err := json.Unmarshal(data, &c); err != nil {
+			return c, fmt.Errorf("config %s is not valid JSON: %w", c.Path(), err)
+		}
+	}
+	for env, field := range map[string]*string{
+		"KEYPORT_BACKEND": &c.Backend, "KEYPORT_API_URL": &c.APIURL,
+		"KEYPORT_PROJECT": &c.Project, "KEYPORT_TEAM": &c.Team,
+	} {
+		if v := getenv(env); v != "" {
+			*field = v
+		}
+	}
+	return c, nil
+}
+
+// SaveConfig writes the file-backed part of the settings atomically, keeping
+// keys this version does not know.
+func SaveConfig(home string, update func(*Config)) error {
+	c := Config{Home: home}
+	raw := map[string]json.RawMessage{}
+	if data, err := os.ReadFile(c.Path()); err == nil {
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return fmt.Errorf("config %s is not valid JSON: %w", c.Path(), err)
+		}
+		_ = json.Unmarshal(data, &c)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	update(&c)
+	known, _ := json.Marshal(c)
+	var fields map[string]json.RawMessage
+	_ = json.Unmarshal(known, &fields)
+	for _, k := range []string{"backend", "apiURL", "project", "team"} {
+		if v, ok := fields[k]; ok {
+			raw[k] = v
+		} else {
+			delete(raw, k)
+		}
+	}
+	out, err := json.MarshalIndent(raw, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", home, err)
+	}
+	return WriteFileAtomic(c.Path(), append(out, '\n'), 0o600)
+}
+
+// WriteFileAtomic writes data to a temp file beside path, fsyncs it and
+// renames it into place, so readers see the old or the new file, never half.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			err = fmt.Errorf("writing %s: %w", path, err)
+		}
+	}()
+	if err = tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync() // make the rename itself durable
+		d.Close()
+	}
+	return nil
+}
