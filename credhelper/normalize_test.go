@@ -141,3 +141,12 @@ func FuzzNormalizeServerURL(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkNormalizeServerURL(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := NormalizeServerURL("https://index.docker.io/v1/"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -251,6 +251,13 @@ func (s *Store) update(ctx context.Context, fn func(map[string]entry) error) err
 		return fmt.Errorf("file store: waiting for the lock on %s: %w", s.path(LockFile), errors.Join(err, lctx.Err()))
 	}
 	defer lock.Unlock()
+	// Under the lock no other writer is mid-write: any temp file left is
+	// from a writer that was killed, and will never be renamed into place.
+	if stale, _ := filepath.Glob(filepath.Join(s.dir, "."+StoreFile+".tmp-*")); len(stale) > 0 {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
 
 	h, err := s.readHeader()
 	if err != nil {

@@ -2,6 +2,7 @@ package file_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,5 +106,35 @@ func TestUnwritableHome(t *testing.T) {
 	s := file.New(filepath.Join(dir, "home"), file.Options{})
 	if err := s.Put(context.Background(), credhelper.Credentials{ServerURL: "ghcr.io", Username: "u", Secret: "s"}); err == nil {
 		t.Fatal("Put into an unwritable home succeeded")
+	}
+}
+
+// BenchmarkGet is one `get` against a store of 50 registries in a fresh
+// Store each time, as a new helper process sees it (no cached decryption).
+func BenchmarkGet(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	s := file.New(dir, file.Options{})
+	for i := range 50 {
+		c := credhelper.Credentials{ServerURL: fmt.Sprintf("r%d.example.com", i), Username: "u", Secret: "secret-value"}
+		if err := s.Put(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := file.New(dir, file.Options{}).Get(ctx, "r7.example.com"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPut(b *testing.B) {
+	ctx := context.Background()
+	s := file.New(b.TempDir(), file.Options{})
+	for b.Loop() {
+		if err := s.Put(ctx, credhelper.Credentials{ServerURL: "ghcr.io", Username: "u", Secret: "s"}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
