@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/credhelper"
 )
 
@@ -21,7 +23,7 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		Reader:    stdin,
 		Writer:    stdout,
 		ErrWriter: stderr,
-		// Errors are printed once, below; urfave must not exit the process.
+		// Errors are printed once, below; urfave must never exit the process.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands:       commands(),
 		CommandNotFound: func(c *cli.Context, name string) {
@@ -32,7 +34,7 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		UsageText: credhelper.HelperName + " store|get|erase|list|version   (the docker credential-helper protocol)\n" +
 			credhelper.HelperName + " COMMAND [options]",
 	}
-	err := a.RunContext(ctx, args)
+	err := a.RunContext(ctx, hoistFlags(a.Commands, args))
 	if notFound {
 		return 1
 	}
@@ -43,4 +45,92 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	return 0
 }
 
-func commands() []*cli.Command { return nil }
+func commands() []*cli.Command {
+	return []*cli.Command{loginCommand(), logoutCommand(), lsCommand(), importCommand(), configureCommand(), checkCommand()}
+}
+
+// hoistFlags moves a command's flags in front of its positional arguments.
+// urfave/cli stops parsing flags at the first positional, but people type
+// `login ghcr.io -u me --password-stdin` as docker lets them.
+func hoistFlags(cmds []*cli.Command, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	i := 1
+	var cmd *cli.Command
+	for i < len(args) {
+		next := find(cmds, args[i])
+		if next == nil {
+			break
+		}
+		cmd, cmds, i = next, next.Subcommands, i+1
+	}
+	if cmd == nil {
+		return args
+	}
+	var flags, positional []string
+	rest := args[i:]
+	for j := 0; j < len(rest); j++ {
+		tok := rest[j]
+		switch {
+		case tok == "--":
+			positional = append(positional, rest[j+1:]...)
+			j = len(rest)
+		case strings.HasPrefix(tok, "-") && tok != "-":
+			flags = append(flags, tok)
+			name := strings.TrimLeft(tok, "-")
+			if !strings.Contains(name, "=") && takesValue(cmd, name) && j+1 < len(rest) {
+				j++
+				flags = append(flags, rest[j])
+			}
+		default:
+			positional = append(positional, tok)
+		}
+	}
+	out := append([]string{}, args[:i]...)
+	out = append(out, flags...)
+	if len(positional) > 0 {
+		out = append(out, "--")
+		out = append(out, positional...)
+	}
+	return out
+}
+
+func find(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}
+
+func takesValue(cmd *cli.Command, name string) bool {
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				_, isBool := f.(*cli.BoolFlag)
+				return !isBool
+			}
+		}
+	}
+	return false
+}
+
+// session is what every command needs: configuration and the store chain.
+type session struct {
+	cfg      credhelper.Config
+	resolver *credhelper.Resolver
+}
+
+func openSession(c *cli.Context) (*session, error) {
+	cfg, err := credhelper.LoadConfig(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	r, err := backends.Open(c.Context, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &session{cfg: cfg, resolver: r}, nil
+}

@@ -23,6 +23,17 @@ type Config struct {
 	APIURL  string `json:"apiURL,omitempty"`
 	Project string `json:"project,omitempty"`
 	Team    string `json:"team,omitempty"`
+	// Providers records a provider chosen with `login --provider` where the
+	// host alone does not tell (a self-hosted GitLab, say): key → provider.
+	Providers map[string]Provider `json:"providers,omitempty"`
+}
+
+// ProviderOf is the provider recorded for key, else the one its host implies.
+func (c Config) ProviderOf(key string) Provider {
+	if p, ok := c.Providers[key]; ok {
+		return p
+	}
+	return DetectProvider(key)
 }
 
 // Backends splits Backend into store names.
@@ -105,7 +116,7 @@ func SaveConfig(home string, update func(*Config)) error {
 	known, _ := json.Marshal(c)
 	var fields map[string]json.RawMessage
 	_ = json.Unmarshal(known, &fields)
-	for _, k := range []string{"backend", "apiURL", "project", "team"} {
+	for _, k := range []string{"backend", "apiURL", "project", "team", "providers"} {
 		if v, ok := fields[k]; ok {
 			raw[k] = v
 		} else {
