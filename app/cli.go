@@ -46,7 +46,7 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 }
 
 func commands() []*cli.Command {
-	return []*cli.Command{loginCommand(), logoutCommand(), lsCommand(), importCommand(), configureCommand(), checkCommand()}
+	return []*cli.Command{loginCommand(), logoutCommand(), lsCommand(), importCommand(), configureCommand(), checkCommand(), accountCommand()}
 }
 
 // hoistFlags moves a command's flags in front of its positional arguments.

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/keyport/keyport/dockerconfig"
 )
 
 // ConfigFile is the name of the settings file under KEYPORT_HOME.
@@ -133,39 +135,8 @@ func SaveConfig(home string, update func(*Config)) error {
 	return WriteFileAtomic(c.Path(), append(out, '\n'), 0o600)
 }
 
-// WriteFileAtomic writes data to a temp file beside path, fsyncs it and
-// renames it into place, so readers see the old or the new file, never half.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("writing %s: %w", path, err)
-		}
-	}()
-	if err = tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync() // make the rename itself durable
-		d.Close()
-	}
-	return nil
+// WriteFileAtomic replaces path so readers see the old or the new file,
+// never half of one; see dockerconfig.WriteFileAtomic, which does the work.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return dockerconfig.WriteFileAtomic(path, data, perm)
 }
