@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 work=$(mktemp -d /tmp/keyport-test.XXXXXX)
+chmod 0755 "$work" # PostgreSQL runs as the postgres user and must reach its directory
 cleanup() {
   [ -x scripts/registry.sh ] && scripts/registry.sh stop "$work/registry" >/dev/null 2>&1 || true
   [ -x scripts/postgres.sh ] && scripts/postgres.sh stop "$work/pg" >/dev/null 2>&1 || true
@@ -12,12 +13,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -x scripts/registry.sh ]; then
-  eval "$(scripts/registry.sh start "$work/registry")"
-fi
-if [ -x scripts/postgres.sh ]; then
-  eval "$(scripts/postgres.sh start "$work/pg")"
-fi
+# Assign first: a failing start must stop the run (set -e), not be eval'd away.
+registry_env=$(scripts/registry.sh start "$work/registry")
+eval "$registry_env"
+postgres_env=$(scripts/postgres.sh start "$work/pg")
+eval "$postgres_env"
 export CI="${CI:-}"
 
 echo "== go test (real gnome-keyring, registry, PostgreSQL)"
