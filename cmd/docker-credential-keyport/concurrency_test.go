@@ -16,17 +16,50 @@ import (
 
 	"github.com/docker/docker-credential-helpers/client"
 	"github.com/docker/docker-credential-helpers/credentials"
+	"github.com/zalando/go-keyring"
+
+	"github.com/keyport/keyport/backends/keychain"
 )
 
 // secretFor ties a secret to its username, so a torn or mixed-up entry shows.
 func secretFor(user string) string { return "s3cret-of-" + user }
 
-// TestConcurrentProcesses runs 16 helper processes × 100 mixed operations on
-// one file store. Each worker owns its keys and remembers what it last wrote;
-// all of them also fight over one shared key. Nothing may be lost or torn.
+// TestConcurrentProcesses runs many helper processes × mixed operations on
+// one store: 16 × 100 and 32 × 200 on the file store, 32 × 200 on the real
+// keychain. Each worker owns its keys and remembers what it last wrote; all
+// of them also fight over one shared key. Nothing may be lost or torn.
 func TestConcurrentProcesses(t *testing.T) {
-	const workers, ops = 16, 100
-	env := helperEnv(t, "file")
+	cases := []struct {
+		backend      string
+		workers, ops int
+	}{
+		{"file", 16, 100},
+		{"file", 32, 200},
+		{"keychain", 32, 200},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%s/%dx%d", tc.backend, tc.workers, tc.ops), func(t *testing.T) {
+			if tc.backend == "keychain" {
+				requireKeyringSession(t)
+			}
+			runConcurrent(t, helperEnv(t, tc.backend), tc.workers, tc.ops)
+		})
+	}
+}
+
+// requireKeyringSession fails when the real Secret Service is not running,
+// and empties keyport's items in it.
+func requireKeyringSession(t *testing.T) {
+	t.Helper()
+	if os.Getenv("KEYPORT_TEST_KEYRING") == "" {
+		t.Fatal("no Secret Service session: run the tests through scripts/with-keyring.sh (make test does)")
+	}
+	if err := keyring.DeleteAll(keychain.Service); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatal(err)
+	}
+}
+
+func runConcurrent(t *testing.T, env []string, workers, ops int) {
 	p := program(env)
 	type state map[string]string // key → last username stored, "" when erased
 	results := make([]state, workers)
