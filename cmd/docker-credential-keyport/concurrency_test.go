@@ -165,7 +165,16 @@ func TestKillDuringStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const trials = 40
+	const trials = 100
+	// Kill anywhere in a run's lifetime: measure one first.
+	start := time.Now()
+	store := exec.Command(helperBin, "store")
+	store.Env = env
+	store.Stdin = strings.NewReader(`{"ServerURL":"victim.example.com","Username":"first","Secret":"` + secretFor("first") + `"}`)
+	if out, err := store.CombinedOutput(); err != nil {
+		t.Fatalf("store: %v: %s", err, out)
+	}
+	lifetime := time.Since(start)
 	killed := 0
 	for trial := range trials {
 		user := fmt.Sprintf("trial%d", trial)
@@ -176,7 +185,7 @@ func TestKillDuringStore(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(rand.IntN(4000)) * time.Microsecond)
+		time.Sleep(time.Duration(rand.Int64N(int64(lifetime))))
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
 		var ee *exec.ExitError
@@ -197,7 +206,7 @@ func TestKillDuringStore(t *testing.T) {
 	if killed == 0 {
 		t.Fatal("no trial was killed mid-run; the test proved nothing")
 	}
-	t.Logf("%d of %d stores killed mid-run; the store stayed readable every time", killed, trials)
+	t.Logf("killed at random points of a %v run: %d of %d died before finishing; the store stayed readable every time", lifetime, killed, trials)
 	// The next successful write sweeps temp files killed writers left.
 	if err := client.Store(p, &credentials.Credentials{ServerURL: "last.example.com", Username: "u", Secret: secretFor("u")}); err != nil {
 		t.Fatal(err)
