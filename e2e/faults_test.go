@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyport/keyport/internal/testkit"
+)
+
+// TestDiskFull fills a small tmpfs KEYPORT_HOME until a store fails: the
+// failure is one clear line, and every credential saved before it is intact.
+func TestDiskFull(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	os.MkdirAll(home, 0o700)
+	if err := syscall.Mount("tmpfs", home, "tmpfs", 0, "size=48k"); err != nil {
+		t.Fatalf("mounting a small tmpfs (the suite runs as root, as make test does): %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(home, 0) })
+	env := testkit.Env("KEYPORT_HOME="+home, "KEYPORT_BACKEND=file")
+	secret := strings.Repeat("s", 2000) // a keyfile-sized secret fills the disk fast
+	saved := 0
+	var failure result
+	for i := range 200 {
+		body := fmt.Sprintf(`{"ServerURL":"r%d.example.com","Username":"u%d","Secret":"%s"}`, i, i, secret)
+		r := run(t, env, []byte(body), helperBin, "store")
+		if r.code != 0 {
+			failure = r
+			break
+		}
+		saved++
+	}
+	if failure.code == 0 {
+		t.Fatal("the disk never filled up")
+	}
+	if !strings.Contains(failure.stdout, "no space left on device") || strings.Count(failure.stdout, "\n") != 1 {
+		t.Fatalf("disk full: stdout %q, want one line naming the cause", failure.stdout)
+	}
+	if strings.Contains(failure.stdout+failure.stderr, secret[:50]) {
+		t.Fatal("the secret was echoed")
+	}
+	for i := range saved {
+		r := run(t, env, []byte(fmt.Sprintf("r%d.example.com", i)), helperBin, "get")
+		if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf(`"Username":"u%d"`, i)) {
+			t.Fatalf("credential %d of %d lost after the disk filled: %+v", i, saved, r)
+		}
+	}
+	t.Logf("%d credentials saved before the disk filled; all readable afterwards", saved)
+}
+
+// TestKeychainDaemonKilled kills gnome-keyring mid-run, in a private session
+// of its own: a later get answers a clear error within the deadline — not a
+// hang, and not the not-found that would send docker on anonymously.
+func TestKeychainDaemonKilled(t *testing.T) {
+	script := `set -eu
+echo '{"ServerURL":"ghcr.io","Username":"u","Secret":"s"}' | docker-credential-keyport store
+echo ghcr.io | docker-credential-keyport get >/dev/null
+pid=$(dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+  org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets | awk '/uint32/ {print $2}')
+kill -9 "$pid"
+start=$(date +%s%N)
+set +e
+out=$(echo ghcr.io | docker-credential-keyport get)
+code=$?
+end=$(date +%s%N)
+echo "code=$code ms=$(( (end - start) / 1000000 )) out=$out"
+`
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withKeyring := filepath.Join(filepath.Dir(strings.TrimSpace(string(root))), "scripts", "with-keyring.sh")
+	cmd := exec.Command(withKeyring, "bash", "-c", script)
+	cmd.Env = testkit.Env("KEYPORT_HOME="+t.TempDir(), "KEYPORT_BACKEND=keychain", "KEYPORT_KEYRING_SESSION=")
+	done := make(chan struct{})
+	var out []byte
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("hung")
+	}
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var code, ms int
+	var msg string
+	line := string(out)[strings.LastIndex(string(out), "code="):]
+	if _, err := fmt.Sscanf(line, "code=%d ms=%d", &code, &ms); err != nil {
+		t.Fatalf("unexpected output: %s", out)
+	}
+	msg = line[strings.Index(line, "out=")+4:]
+	if code != 1 || strings.Contains(msg, "credentials not found") || !strings.Contains(msg, "KEYPORT_BACKEND=file") {
+		t.Fatalf("after the daemon died: exit %d, %q; want a clear keychain error", code, msg)
+	}
+	if ms > 5000 {
+		t.Fatalf("took %d ms; the keychain deadline is 2 s", ms)
+	}
+	t.Logf("daemon killed: get failed in %d ms with %q", ms, strings.TrimSpace(msg))
+}
