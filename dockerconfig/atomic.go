@@ -10,16 +10,13 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/gofrs/flock"
+	"github.com/keyport/keyport/internal/filelock"
 )
 
 // DefaultLockTimeout bounds how long Update waits for another keyport
 // process editing the same file when ctx has no deadline of its own: the
 // helper must never hang.
 const DefaultLockTimeout = 10 * time.Second
-
-// lockRetry is how often a busy lock is retried.
-const lockRetry = 20 * time.Millisecond
 
 // maxSymlinks bounds symlink resolution, like the kernel's ELOOP limit.
 const maxSymlinks = 40
@@ -121,17 +118,11 @@ func lockFile(ctx context.Context, target string) (unlock func(), err error) {
 		ctx, cancel = context.WithTimeout(ctx, DefaultLockTimeout)
 		defer cancel()
 	}
-	lockPath := target + ".lock"
-	fl := flock.New(lockPath, flock.SetPermissions(0o600))
-	locked, err := fl.TryLockContext(ctx, lockRetry)
-	if err != nil || !locked {
-		_ = fl.Close()
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("waiting for the lock %s (another keyport may be editing %s): %w", lockPath, target, err)
-		}
-		return nil, fmt.Errorf("locking %s: %w", lockPath, err)
+	unlock, err = filelock.Acquire(ctx, target+".lock")
+	if err != nil {
+		return nil, fmt.Errorf("%w (another keyport may be editing %s)", err, target)
 	}
-	return func() { _ = fl.Unlock() }, nil
+	return unlock, nil
 }
 
 // ResolvePath follows symlinks from path to the file that holds the content,
