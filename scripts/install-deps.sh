@@ -14,6 +14,7 @@ declare -A need=(
   [openssl]=openssl
   [skopeo]=skopeo
   [hyperfine]=hyperfine
+  [chromium]=chromium
 )
 pkgs=(dbus-user-session)
 for cmd in "${!need[@]}"; do

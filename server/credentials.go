@@ -99,28 +99,39 @@ func listCredentials(rc *reqCtx) error {
 	if err != nil {
 		return err
 	}
+	out, pj, err := rc.credentialList(rc.r.URL.Query().Get("project"), page)
+	if err != nil {
+		return err
+	}
+	writeJSON(rc.w, http.StatusOK, map[string]any{"data": map[string]any{"credentials": out}, "pagination": pj})
+	return nil
+}
+
+// credentialList lists what the caller may see, optionally only what project
+// uses ("" for every credential).
+func (rc *caller) credentialList(project string, page storage.Page) ([]credentialJSON, paginationJSON, error) {
 	var filter storage.CredentialFilter
-	if p := rc.r.URL.Query().Get("project"); p != "" {
+	if p := project; p != "" {
 		if !validID(p) {
-			return badFields(map[string]string{"project": "is not a valid project id"})
+			return nil, paginationJSON{}, badFields(map[string]string{"project": "is not a valid project id"})
 		}
 		if rc.bound() && !containsString(rc.tok.Projects, p) {
-			return errorf(http.StatusForbidden, "this token is not bound to project %q", p)
+			return nil, paginationJSON{}, errorf(http.StatusForbidden, "this token is not bound to project %q", p)
 		}
-		missing, err := rc.s.store.MissingProjects(rc.r.Context(), rc.team, []string{p})
+		missing, err := rc.s.store.MissingProjects(rc.ctx, rc.team, []string{p})
 		if err != nil {
-			return err
+			return nil, paginationJSON{}, err
 		}
 		if len(missing) > 0 {
-			return errorf(http.StatusNotFound, "project %q not found", p)
+			return nil, paginationJSON{}, errorf(http.StatusNotFound, "project %q not found", p)
 		}
 		filter.Projects = []string{p}
 	} else if rc.bound() {
 		filter.Projects = rc.tok.Projects
 	}
-	cs, err := rc.s.store.ListCredentials(rc.r.Context(), rc.team, filter, fetchPage(page))
+	cs, err := rc.s.store.ListCredentials(rc.ctx, rc.team, filter, fetchPage(page))
 	if err != nil {
-		return err
+		return nil, paginationJSON{}, err
 	}
 	keep, pj := pageResult(len(cs), page, func(i int) string { return cs[i].ID })
 	out := make([]credentialJSON, 0, keep)
@@ -130,19 +141,17 @@ func listCredentials(rc *reqCtx) error {
 		}
 		out = append(out, toCredentialJSON(c))
 	}
-	writeJSON(rc.w, http.StatusOK, map[string]any{"data": map[string]any{"credentials": out}, "pagination": pj})
-	return nil
+	return out, pj, nil
 }
 
 // loadVisible returns the credential of the path, or 404 when it does not
 // exist or the token may not see it (the two are indistinguishable on
 // purpose: a project's token must not learn what other projects use).
-func (rc *reqCtx) loadVisible() (storage.Credential, error) {
-	id := rc.r.PathValue("id")
+func (rc *caller) loadVisible(id string) (storage.Credential, error) {
 	if !validID(id) {
 		return storage.Credential{}, errorf(http.StatusNotFound, "credential %q not found", truncate(id, 64))
 	}
-	c, err := rc.s.store.GetCredential(rc.r.Context(), rc.team, id)
+	c, err := rc.s.store.GetCredential(rc.ctx, rc.team, id)
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && !rc.canSee(c)) {
 		return storage.Credential{}, errorf(http.StatusNotFound, "credential %q not found", id)
 	}
@@ -150,16 +159,26 @@ func (rc *reqCtx) loadVisible() (storage.Credential, error) {
 }
 
 func getCredential(rc *reqCtx) error {
-	if err := rc.requireRole("read credentials with their secrets", storage.RoleAdmin, storage.RoleReader); err != nil {
-		return err
-	}
-	c, err := rc.loadVisible()
+	out, err := rc.credentialGet(rc.r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	writeJSON(rc.w, http.StatusOK, map[string]any{"data": out})
+	return nil
+}
+
+// credentialGet reads a credential with its secret.
+func (rc *caller) credentialGet(id string) (credentialJSON, error) {
+	if err := rc.requireRole("read credentials with their secrets", storage.RoleAdmin, storage.RoleReader); err != nil {
+		return credentialJSON{}, err
+	}
+	c, err := rc.loadVisible(id)
+	if err != nil {
+		return credentialJSON{}, err
 	}
 	secret, err := rc.s.sealer.Open(c.SealedSecret, secretAAD(c.TeamID, c.ID))
 	if err != nil {
-		return fmt.Errorf("open secret of %s: %w", c.ID, err)
+		return credentialJSON{}, fmt.Errorf("open secret of %s: %w", c.ID, err)
 	}
 	out := toCredentialJSON(c)
 	out.Credentials = &secretJSON{Username: c.Username, Password: string(secret)}
@@ -168,8 +187,7 @@ func getCredential(rc *reqCtx) error {
 		entry = authEntryJSON{IdentityToken: string(secret)}
 	}
 	out.Auths = map[string]authEntryJSON{c.RegistryURL: entry}
-	writeJSON(rc.w, http.StatusOK, map[string]any{"data": out})
-	return nil
+	return out, nil
 }
 
 // credentialBody is every form a create or patch body may take: the current
@@ -330,7 +348,7 @@ func checkSecret(username, password string, details map[string]string) {
 
 // checkRestrictions validates a restriction and its projects' existence;
 // an unrestricted credential keeps no project list.
-func (rc *reqCtx) checkRestrictions(restricted bool, projects []string, details map[string]string) []string {
+func (rc *caller) checkRestrictions(restricted bool, projects []string, details map[string]string) []string {
 	if !restricted {
 		return []string{}
 	}
@@ -345,7 +363,7 @@ func (rc *reqCtx) checkRestrictions(restricted bool, projects []string, details 
 			return projects
 		}
 	}
-	missing, err := rc.s.store.MissingProjects(rc.r.Context(), rc.team, projects)
+	missing, err := rc.s.store.MissingProjects(rc.ctx, rc.team, projects)
 	if err != nil {
 		details["restrictions.projects"] = "could not be checked"
 		rc.s.log.Error("check projects", "request_id", rc.reqID, "error", err)
@@ -358,12 +376,23 @@ func (rc *reqCtx) checkRestrictions(restricted bool, projects []string, details 
 }
 
 func createCredential(rc *reqCtx) error {
-	if err := rc.requireRole("create credentials", storage.RoleAdmin); err != nil {
+	c, err := rc.credentialCreate(rc.decodeBody)
+	if err != nil {
 		return err
 	}
+	writeJSON(rc.w, http.StatusCreated, map[string]any{"data": toCredentialJSON(c)})
+	return nil
+}
+
+// credentialCreate validates and saves a new credential; decode fills the
+// body (after the role check, so a viewer learns nothing from a bad body).
+func (rc *caller) credentialCreate(decode func(any) error) (storage.Credential, error) {
+	if err := rc.requireRole("create credentials", storage.RoleAdmin); err != nil {
+		return storage.Credential{}, err
+	}
 	var b credentialBody
-	if err := rc.decodeBody(&b); err != nil {
-		return err
+	if err := decode(&b); err != nil {
+		return storage.Credential{}, err
 	}
 	details := map[string]string{}
 	name := deref(b.Name)
@@ -444,16 +473,16 @@ func createCredential(rc *reqCtx) error {
 	}
 	projects = rc.checkRestrictions(restricted, projects, details)
 	if len(details) > 0 {
-		return badFields(details)
+		return storage.Credential{}, badFields(details)
 	}
 	if !rc.canWrite(restricted, projects) {
-		return errorf(http.StatusForbidden, "a token bound to projects may only create credentials restricted to its projects (%s)", strings.Join(rc.tok.Projects, ", "))
+		return storage.Credential{}, errorf(http.StatusForbidden, "a token bound to projects may only create credentials restricted to its projects (%s)", strings.Join(rc.tok.Projects, ", "))
 	}
 
 	id := slug(name)
 	sealed, err := rc.s.sealer.Seal([]byte(*in.password), secretAAD(rc.team, id))
 	if err != nil {
-		return err
+		return storage.Credential{}, err
 	}
 	now := rc.s.now().UTC().Truncate(time.Microsecond)
 	c := storage.Credential{
@@ -461,27 +490,37 @@ func createCredential(rc *reqCtx) error {
 		RegistryURL: key, Username: *in.username, SealedSecret: sealed,
 		Restricted: restricted, Projects: projects, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := rc.s.store.CreateCredential(rc.r.Context(), c); err != nil {
+	if err := rc.s.store.CreateCredential(rc.ctx, c); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
-			return errorf(http.StatusConflict, "a credential with id %q already exists", id)
+			return storage.Credential{}, errorf(http.StatusConflict, "a credential with id %q already exists", id)
 		}
-		return err
+		return storage.Credential{}, err
 	}
-	writeJSON(rc.w, http.StatusCreated, map[string]any{"data": toCredentialJSON(c)})
-	return nil
+	return c, nil
 }
 
 func patchCredential(rc *reqCtx) error {
-	if err := rc.requireRole("change credentials", storage.RoleAdmin); err != nil {
-		return err
-	}
-	current, err := rc.loadVisible()
+	updated, err := rc.credentialPatch(rc.r.PathValue("id"), rc.decodeBody)
 	if err != nil {
 		return err
 	}
+	writeJSON(rc.w, http.StatusOK, map[string]any{"data": toCredentialJSON(updated)})
+	return nil
+}
+
+// credentialPatch changes a credential's description, restrictions or
+// secret; decode fills the body once the credential is known to be visible.
+func (rc *caller) credentialPatch(id string, decode func(any) error) (storage.Credential, error) {
+	if err := rc.requireRole("change credentials", storage.RoleAdmin); err != nil {
+		return storage.Credential{}, err
+	}
+	current, err := rc.loadVisible(id)
+	if err != nil {
+		return storage.Credential{}, err
+	}
 	var b credentialBody
-	if err := rc.decodeBody(&b); err != nil {
-		return err
+	if err := decode(&b); err != nil {
+		return storage.Credential{}, err
 	}
 	details := map[string]string{}
 	for field, v := range map[string]*string{"name": b.Name, "provider": b.Provider, "registryUrl": b.RegistryURL} {
@@ -507,13 +546,13 @@ func patchCredential(rc *reqCtx) error {
 	}
 	projects = rc.checkRestrictions(restricted, projects, details)
 	if len(details) > 0 {
-		return badFields(details)
+		return storage.Credential{}, badFields(details)
 	}
 	if !rc.canWrite(current.Restricted, current.Projects) || !rc.canWrite(restricted, projects) {
-		return errorf(http.StatusForbidden, "a token bound to projects may only change credentials restricted to its projects (%s)", strings.Join(rc.tok.Projects, ", "))
+		return storage.Credential{}, errorf(http.StatusForbidden, "a token bound to projects may only change credentials restricted to its projects (%s)", strings.Join(rc.tok.Projects, ", "))
 	}
 
-	updated, err := rc.s.store.UpdateCredential(rc.r.Context(), rc.team, current.ID, func(c *storage.Credential) error {
+	updated, err := rc.s.store.UpdateCredential(rc.ctx, rc.team, current.ID, func(c *storage.Credential) error {
 		// Re-check against the row as locked: it may have changed since
 		// loadVisible read it.
 		if !rc.canSee(*c) || !rc.canWrite(c.Restricted, c.Projects) {
@@ -553,32 +592,39 @@ func patchCredential(rc *reqCtx) error {
 		return nil
 	})
 	if errors.Is(err, storage.ErrNotFound) {
-		return errorf(http.StatusNotFound, "credential %q not found", current.ID)
+		return storage.Credential{}, errorf(http.StatusNotFound, "credential %q not found", current.ID)
 	}
 	if err != nil {
-		return err
+		return storage.Credential{}, err
 	}
-	writeJSON(rc.w, http.StatusOK, map[string]any{"data": toCredentialJSON(updated)})
-	return nil
+	return updated, nil
 }
 
 func deleteCredential(rc *reqCtx) error {
+	if err := rc.credentialDelete(rc.r.PathValue("id")); err != nil {
+		return err
+	}
+	writeJSON(rc.w, http.StatusOK, map[string]any{"data": map[string]any{}})
+	return nil
+}
+
+// credentialDelete removes a credential.
+func (rc *caller) credentialDelete(id string) error {
 	if err := rc.requireRole("delete credentials", storage.RoleAdmin); err != nil {
 		return err
 	}
-	c, err := rc.loadVisible()
+	c, err := rc.loadVisible(id)
 	if err != nil {
 		return err
 	}
 	if !rc.canWrite(c.Restricted, c.Projects) {
 		return errorf(http.StatusForbidden, "a token bound to projects may only delete credentials restricted to its projects (%s)", strings.Join(rc.tok.Projects, ", "))
 	}
-	if err := rc.s.store.DeleteCredential(rc.r.Context(), rc.team, c.ID); err != nil {
+	if err := rc.s.store.DeleteCredential(rc.ctx, rc.team, c.ID); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return errorf(http.StatusNotFound, "credential %q not found", c.ID)
 		}
 		return err
 	}
-	writeJSON(rc.w, http.StatusOK, map[string]any{"data": map[string]any{}})
 	return nil
 }

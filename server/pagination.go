@@ -36,11 +36,10 @@ func parsePage(r *http.Request) (storage.Page, error) {
 		}
 	}
 	if v := q.Get("cursor"); v != "" {
-		b, err := base64.RawURLEncoding.DecodeString(v)
-		if err != nil || !validID(string(b)) {
+		if after, ok := decodeCursor(v); !ok {
 			details["cursor"] = "is not a cursor this server returned"
 		} else {
-			page.After = string(b)
+			page.After = after
 		}
 	} else if v := q.Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -74,4 +73,13 @@ func pageResult(n int, p storage.Page, lastID func(i int) string) (keep int, pj 
 	}
 	pj.Count = keep
 	return keep, pj
+}
+
+// decodeCursor reads a cursor pageResult made.
+func decodeCursor(v string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil || !validID(string(b)) {
+		return "", false
+	}
+	return string(b), true
 }

@@ -27,21 +27,29 @@ func listProjects(rc *reqCtx) error {
 	if err != nil {
 		return err
 	}
+	out, pj, err := rc.projectList(page)
+	if err != nil {
+		return err
+	}
+	writeJSON(rc.w, http.StatusOK, map[string]any{"data": map[string]any{"projects": out}, "pagination": pj})
+	return nil
+}
+
+func (rc *caller) projectList(page storage.Page) ([]projectJSON, paginationJSON, error) {
 	var only []string
 	if rc.bound() {
 		only = rc.tok.Projects
 	}
-	ps, err := rc.s.store.ListProjects(rc.r.Context(), rc.team, only, fetchPage(page))
+	ps, err := rc.s.store.ListProjects(rc.ctx, rc.team, only, fetchPage(page))
 	if err != nil {
-		return err
+		return nil, paginationJSON{}, err
 	}
 	keep, pj := pageResult(len(ps), page, func(i int) string { return ps[i].ID })
 	out := make([]projectJSON, 0, keep)
 	for _, p := range ps[:keep] {
 		out = append(out, toProjectJSON(p))
 	}
-	writeJSON(rc.w, http.StatusOK, map[string]any{"data": map[string]any{"projects": out}, "pagination": pj})
-	return nil
+	return out, pj, nil
 }
 
 func getProject(rc *reqCtx) error {
@@ -49,7 +57,7 @@ func getProject(rc *reqCtx) error {
 	if !validID(id) || (rc.bound() && !containsString(rc.tok.Projects, id)) {
 		return errorf(http.StatusNotFound, "project %q not found", truncate(id, 64))
 	}
-	ps, err := rc.s.store.ListProjects(rc.r.Context(), rc.team, []string{id}, storage.Page{Limit: 1})
+	ps, err := rc.s.store.ListProjects(rc.ctx, rc.team, []string{id}, storage.Page{Limit: 1})
 	if err != nil {
 		return err
 	}
@@ -86,7 +94,7 @@ func createProject(rc *reqCtx) error {
 		return badFields(details)
 	}
 	p := storage.Project{TeamID: rc.team, ID: slug(name), Name: name, Description: deref(body.Description), CreatedAt: rc.s.now().UTC().Truncate(time.Microsecond)}
-	if err := rc.s.store.CreateProject(rc.r.Context(), p); err != nil {
+	if err := rc.s.store.CreateProject(rc.ctx, p); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			return errorf(http.StatusConflict, "a project with id %q already exists", p.ID)
 		}
@@ -107,7 +115,7 @@ func deleteProject(rc *reqCtx) error {
 	if !validID(id) {
 		return errorf(http.StatusNotFound, "project %q not found", truncate(id, 64))
 	}
-	if err := rc.s.store.DeleteProject(rc.r.Context(), rc.team, id); err != nil {
+	if err := rc.s.store.DeleteProject(rc.ctx, rc.team, id); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return errorf(http.StatusNotFound, "project %q not found", id)
 		}

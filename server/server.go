@@ -58,6 +58,7 @@ type Server struct {
 	maxBody int64
 	now     func() time.Time
 	mux     *http.ServeMux
+	console http.Handler // served at / beside /v1/; see SetConsole
 }
 
 // New builds the API handler.
@@ -111,14 +112,22 @@ func CheckMasterKey(ctx context.Context, store storage.Store, sealer *seal.Seale
 // handlerFunc serves one method of one route for an authenticated caller.
 type handlerFunc func(rc *reqCtx) error
 
-// reqCtx is what a handler sees of a request.
-type reqCtx struct {
-	w     http.ResponseWriter
-	r     *http.Request
+// caller is an authenticated token acting on the server: the rules (role,
+// project binding, restrictions) and the operations live on it, so the API's
+// handlers and the console share one path.
+type caller struct {
+	ctx   context.Context
 	s     *Server
 	tok   storage.Token
 	team  string
 	reqID string
+}
+
+// reqCtx is what a handler sees of a request.
+type reqCtx struct {
+	caller
+	w http.ResponseWriter
+	r *http.Request
 }
 
 func (s *Server) routes() {
@@ -152,6 +161,10 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]string{"status": "ok"}})
 	})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if s.console != nil && r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
+			s.console.ServeHTTP(w, r)
+			return
+		}
 		writeError(w, requestID(r), errorf(http.StatusNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})
 }
@@ -252,7 +265,7 @@ func (s *Server) api(methods map[string]handlerFunc) http.Handler {
 	}
 	allowHeader := strings.Join(allow, ", ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := &reqCtx{w: w, r: r, s: s, reqID: requestID(r)}
+		rc := &reqCtx{caller: caller{ctx: r.Context(), s: s, reqID: requestID(r)}, w: w, r: r}
 		if err := s.serveAPI(rc, methods, allowHeader); err != nil {
 			e, internal := asAPIError(err)
 			if internal {

@@ -21,7 +21,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keyport/keyport/registry"
 	"github.com/keyport/keyport/server"
+	"github.com/keyport/keyport/server/console"
 	"github.com/keyport/keyport/server/seal"
 	"github.com/keyport/keyport/server/storage"
 )
@@ -64,6 +66,8 @@ func New(stdout, stderr io.Writer, getenv Env) *cli.App {
 					&cli.DurationFlag{Name: "rate-window", Value: time.Hour, EnvVars: []string{"KEYPORTD_RATE_WINDOW"}, Usage: "rate-limit window"},
 					&cli.StringFlag{Name: "log-format", Value: "json", Usage: "json or text"},
 					&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error (warn silences the access log)"},
+					&cli.StringFlag{Name: "registry-ca-file", EnvVars: []string{"KEYPORTD_REGISTRY_CA_FILE"}, Usage: "PEM CA bundle the console's test button trusts besides the system roots (a private registry)"},
+					&cli.DurationFlag{Name: "session-ttl", Value: console.DefaultSessionTTL, EnvVars: []string{"KEYPORTD_SESSION_TTL"}, Usage: "how long a console sign-in lasts"},
 					&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "how long in-flight requests may take to finish on SIGTERM"},
 				},
 				Action: func(c *cli.Context) error { return serve(c, stderr, getenv) },
@@ -349,6 +353,12 @@ func serve(c *cli.Context, stderr io.Writer, getenv Env) error {
 		RateLimit: c.Int("rate-limit"), RateWindow: c.Duration("rate-window"),
 	})
 	if err != nil {
+		return err
+	}
+	if err := console.Mount(console.Config{
+		Server: api, Logger: log, SessionTTL: c.Duration("session-ttl"),
+		Registry: registry.Options{CAFile: c.String("registry-ca-file")},
+	}); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", c.String("addr"))
