@@ -22,7 +22,7 @@ export CI="${CI:-}"
 
 echo "== go test (real gnome-keyring, registry, PostgreSQL)"
 scripts/with-keyring.sh go test -count=1 -timeout 15m ./...
-echo "== go test -race"
-scripts/with-keyring.sh go test -count=1 -race -timeout 20m ./...
+echo "== go test -race -short (the heaviest load tests run at full size above)"
+scripts/with-keyring.sh go test -count=1 -race -short -timeout 20m ./...
 echo "== fuzz targets, briefly"
 scripts/fuzz.sh 5s

@@ -38,6 +38,11 @@ func TestConcurrentProcesses(t *testing.T) {
 		{"keychain", 32, 200},
 	}
 	for _, tc := range cases {
+		if testing.Short() {
+			// The -race pass re-runs this for the test's own goroutines; the
+			// full load already ran once in the normal pass.
+			tc.workers, tc.ops = min(tc.workers, 16), min(tc.ops, 50)
+		}
 		t.Run(fmt.Sprintf("%s/%dx%d", tc.backend, tc.workers, tc.ops), func(t *testing.T) {
 			if tc.backend == "keychain" {
 				requireKeyringSession(t)
