@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/credhelper/ggcr"
 	"github.com/keyport/keyport/registry"
 )
 
@@ -43,7 +44,7 @@ func checkCommand() *cli.Command {
 				return err
 			default:
 				fmt.Fprintf(out, "username: %s (key %s, %s store)\n", res.Username, res.Key, res.Store)
-				auth = credhelper.Authenticator(res.Credentials)
+				auth = ggcr.Authenticator(res.Credentials)
 			}
 			got, err := registry.Check(c.Context, ref, auth, opts)
 			if err != nil {

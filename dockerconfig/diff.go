@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // contextLines is how many unchanged lines surround each hunk, as in diff -u.
@@ -13,14 +14,18 @@ const contextLines = 3
 // the diff falls back to "everything removed, everything added".
 const maxDiffCells = 4 << 20
 
-// secretField matches a JSON member whose string value is a credential.
-var secretField = regexp.MustCompile(`(?i)("(?:auth|password|identitytoken|registrytoken)"\s*:\s*)"(?:[^"\\]|\\.)*"`)
+// secretField matches a JSON member whose string value is a credential. It
+// is compiled on first use: this package is on the helper's start-up path
+// (atomic writes) and a diff is rare.
+var secretField = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)("(?:auth|password|identitytoken|registrytoken)"\s*:\s*)"(?:[^"\\]|\\.)*"`)
+})
 
 // RedactSecrets masks the values of "auth", "password", "identitytoken" and
 // "registrytoken" members so a diff of a config.json can be shown on a
 // terminal or in CI logs.
 func RedactSecrets(data []byte) []byte {
-	return secretField.ReplaceAll(data, []byte(`$1"<redacted>"`))
+	return secretField().ReplaceAll(data, []byte(`$1"<redacted>"`))
 }
 
 // Diff returns a unified-style line diff (hunks with "@@ -a,b +c,d @@"

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/credhelper/ggcr"
 )
 
 // DefaultTimeout bounds one verification or check end to end.
@@ -90,7 +91,7 @@ func Verify(ctx context.Context, c credhelper.Credentials, opts Options) error {
 	if err := preflight(ctx, reg, base, opts); err != nil {
 		return err
 	}
-	rt, err := transport.NewWithContext(ctx, reg, credhelper.Authenticator(c), base, nil)
+	rt, err := transport.NewWithContext(ctx, reg, ggcr.Authenticator(c), base, nil)
 	if err != nil {
 		return explain(host, err)
 	}

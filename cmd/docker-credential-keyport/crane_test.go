@@ -19,6 +19,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/credhelper/ggcr"
 )
 
 // registryFromEnv returns the TLS test registry, a transport trusting its CA
@@ -98,7 +99,7 @@ func TestKeychainAdapter(t *testing.T) {
 	if err := r.Put(context.Background(), credhelper.Credentials{ServerURL: "https://" + host + "/", Username: "keyport", Secret: pw}); err != nil {
 		t.Fatal(err)
 	}
-	kc := credhelper.Keychain(r)
+	kc := ggcr.Keychain(r)
 	if _, err := crane.Digest(host+"/"+os.Getenv("KEYPORT_TEST_IMAGE"), crane.WithAuthFromKeychain(kc), crane.WithTransport(tr)); err != nil {
 		t.Fatalf("crane with credhelper.Keychain: %v", err)
 	}

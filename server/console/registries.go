@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/credhelper/ggcr"
 	"github.com/keyport/keyport/dockerconfig"
 	"github.com/keyport/keyport/registry"
 	"github.com/keyport/keyport/server"
@@ -654,7 +655,7 @@ func (c *Console) test(q *req) {
 		c.fail(q, err)
 		return
 	}
-	auth := credhelper.Authenticator(credhelper.Credentials{ServerURL: full.RegistryURL, Username: full.Username, Secret: full.Secret})
+	auth := ggcr.Authenticator(credhelper.Credentials{ServerURL: full.RegistryURL, Username: full.Username, Secret: full.Secret})
 	res, err := registry.Check(q.r.Context(), ref, auth, opts)
 	if err != nil {
 		msg := err.Error()
