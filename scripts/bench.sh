@@ -22,3 +22,4 @@ done
   -name floor -cmd "$work/floor" \
   -name "keyport get (file)" -cmd "bin/docker-credential-keyport get" \
   -name "keyport version" -cmd "bin/docker-credential-keyport version"
+scripts/bench-peers.sh
