@@ -21,17 +21,18 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// nothing opened that the action does not need.
 	if len(args) == 2 && credhelper.ProtocolActions[args[1]] {
 		return credhelper.ServeProtocol(ctx, args[1], stdin, stdout, func() (*credhelper.Resolver, error) {
-			return openResolver(ctx)
+			return openResolver(ctx, stderr)
 		})
 	}
 	return runCLI(ctx, args, stdin, stdout, stderr)
 }
 
-// openResolver loads the configuration from the environment and builds the chain.
-func openResolver(ctx context.Context) (*credhelper.Resolver, error) {
+// openResolver loads the configuration from the environment and builds the
+// chain; stores warn on stderr (the protocol keeps stdout for answers).
+func openResolver(ctx context.Context, stderr io.Writer) (*credhelper.Resolver, error) {
 	cfg, err := credhelper.LoadConfig(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	return backends.Open(ctx, cfg)
+	return backends.OpenWith(ctx, cfg, backends.Options{Logger: warnLogger(stderr)})
 }

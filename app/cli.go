@@ -34,6 +34,8 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		UsageText: credhelper.HelperName + " store|get|erase|list|version   (the docker credential-helper protocol)\n" +
 			credhelper.HelperName + " COMMAND [options]",
 	}
+	quietUsageErrors(a.Commands)
+	a.OnUsageError = usageError
 	err := a.RunContext(ctx, hoistFlags(a.Commands, args))
 	if notFound {
 		return 1
@@ -43,6 +45,19 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 1
 	}
 	return 0
+}
+
+// usageError reports a bad flag in one line instead of the whole help page;
+// `--help` still shows it.
+func usageError(_ *cli.Context, err error, _ bool) error {
+	return fmt.Errorf("%w (add --help for usage)", err)
+}
+
+func quietUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = usageError
+		quietUsageErrors(c.Subcommands)
+	}
 }
 
 func commands() []*cli.Command {
@@ -128,7 +143,7 @@ func openSession(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := backends.Open(c.Context, cfg)
+	r, err := backends.OpenWith(c.Context, cfg, backends.Options{Logger: warnLogger(c.App.ErrWriter)})
 	if err != nil {
 		return nil, err
 	}

@@ -30,10 +30,17 @@ func lsCommand() *cli.Command {
 				Provider credhelper.Provider `json:"provider"`
 				Store    string              `json:"store"`
 				Shadowed bool                `json:"shadowed,omitempty"`
+				// Source names the account credential answering (remote store).
+				Source string `json:"source,omitempty"`
 			}
+			sources := remoteSources(c.Context, s.resolver)
 			rows := make([]row, 0, len(entries))
 			for _, e := range entries {
-				rows = append(rows, row{e.Key, e.Username, s.cfg.ProviderOf(e.Key), e.Store, e.Shadowed})
+				r := row{e.Key, e.Username, s.cfg.ProviderOf(e.Key), e.Store, e.Shadowed, ""}
+				if e.Store == "remote" {
+					r.Source = sources[e.Key]
+				}
+				rows = append(rows, r)
 			}
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
@@ -44,6 +51,9 @@ func lsCommand() *cli.Command {
 			fmt.Fprintln(tw, "REGISTRY\tUSERNAME\tPROVIDER\tSTORE")
 			for _, r := range rows {
 				store := r.Store
+				if r.Source != "" {
+					store += " (" + r.Source + ")"
+				}
 				if r.Shadowed {
 					store += " (shadowed by an earlier store)"
 				}

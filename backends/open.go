@@ -4,19 +4,26 @@ package backends
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"time"
 
 	"github.com/keyport/keyport/backends/env"
-	"github.com/keyport/keyport/backends/file"
 	"github.com/keyport/keyport/backends/keychain"
 	"github.com/keyport/keyport/credhelper"
 )
 
 // Names of the stores KEYPORT_BACKEND may list.
-var Names = []string{"keychain", "file", "env"}
+var Names = []string{"keychain", "file", "env", "remote"}
+
+// Options are what the stores take from the program beyond Config.
+type Options struct {
+	// Logger receives warnings meant for the person or the CI log (the
+	// remote store serving a stale cache). Nil discards them.
+	Logger *slog.Logger
+}
 
 // probeTimeout bounds the one-time check for a working keychain.
 const probeTimeout = time.Second
@@ -25,6 +32,11 @@ const probeTimeout = time.Second
 // once — keychain if one answers, else file — and records the choice in the
 // config file, so later calls never wait on a probe.
 func Open(ctx context.Context, cfg credhelper.Config) (*credhelper.Resolver, error) {
+	return OpenWith(ctx, cfg, Options{})
+}
+
+// OpenWith is Open with the program's logger.
+func OpenWith(ctx context.Context, cfg credhelper.Config, opts Options) (*credhelper.Resolver, error) {
 	names := cfg.Backends()
 	if len(names) == 0 {
 		chosen := DefaultBackend(ctx, cfg)
@@ -39,7 +51,7 @@ func Open(ctx context.Context, cfg credhelper.Config) (*credhelper.Resolver, err
 			return nil, fmt.Errorf("KEYPORT_BACKEND names %q twice", n)
 		}
 		seen[n] = true
-		r, err := openOne(n, cfg)
+		r, err := openOne(n, cfg, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -48,16 +60,18 @@ func Open(ctx context.Context, cfg credhelper.Config) (*credhelper.Resolver, err
 	return credhelper.NewResolver(readers...), nil
 }
 
-func openOne(name string, cfg credhelper.Config) (credhelper.Reader, error) {
+func openOne(name string, cfg credhelper.Config, opts Options) (credhelper.Reader, error) {
 	switch name {
+	case "remote":
+		return OpenRemote(cfg, opts)
 	case "keychain":
-		return keychain.New(keychain.Options{LockDir: cfg.Home}), nil
+		return keychainStore(cfg), nil
 	case "file":
-		return file.New(cfg.Home, file.Options{Passphrase: os.Getenv("KEYPORT_PASSPHRASE")}), nil
+		return fileStore(cfg), nil
 	case "env":
 		return env.New(os.Environ()), nil
 	}
-	return nil, fmt.Errorf("unknown backend %q in KEYPORT_BACKEND (known: keychain, file, env)", name)
+	return nil, fmt.Errorf("unknown backend %q in KEYPORT_BACKEND (known: keychain, file, env, remote)", name)
 }
 
 // DefaultBackend is "keychain" when an OS keychain answers within a second,

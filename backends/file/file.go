@@ -18,11 +18,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofrs/flock"
-	"golang.org/x/crypto/nacl/secretbox"
 	"golang.org/x/crypto/scrypt"
 
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/internal/sealedfile"
 )
 
 // File names under the store's directory.
@@ -42,7 +41,7 @@ const (
 const DefaultScryptN = 1 << 15
 
 // lockTimeout bounds how long a writer waits for another one.
-const lockTimeout = 5 * time.Second
+const lockTimeout = 10 * time.Second
 
 // Options configure a Store; zero values are the defaults.
 type Options struct {
@@ -68,15 +67,9 @@ type snapshot struct {
 	entries map[string]entry
 }
 
-// header is the on-disk format: everything but the KDF choice is sealed.
-type header struct {
-	Version int    `json:"v"`
-	KDF     string `json:"kdf"`
-	Salt    []byte `json:"salt,omitempty"`
-	N       int    `json:"n,omitempty"`
-	Nonce   []byte `json:"nonce"`
-	Box     []byte `json:"box"`
-}
+// header is the on-disk format (internal/sealedfile): everything but the KDF
+// choice is sealed.
+type header = sealedfile.Header
 
 type entry struct {
 	Username string `json:"u"`
@@ -104,7 +97,7 @@ func (s *Store) Get(ctx context.Context, key string) (credhelper.Credentials, er
 		return credhelper.Credentials{}, err
 	}
 	e, ok := entries[key]
-	if !ok {
+	if !ok || isItemName(key) {
 		return credhelper.Credentials{}, fmt.Errorf("file store: %s: %w", key, credhelper.ErrNotFound)
 	}
 	return credhelper.Credentials{ServerURL: key, Username: e.Username, Secret: e.Secret}, nil
@@ -118,7 +111,9 @@ func (s *Store) List(ctx context.Context) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(entries))
 	for k, e := range entries {
-		out[k] = e.Username
+		if !isItemName(k) {
+			out[k] = e.Username
+		}
 	}
 	return out, nil
 }
@@ -161,8 +156,8 @@ func (s *Store) read() (map[string]entry, error) {
 	if s.cached != nil && os.SameFile(st, s.cached.stat) && st.ModTime().Equal(s.cached.stat.ModTime()) && st.Size() == s.cached.stat.Size() {
 		return s.cached.entries, nil
 	}
-	var h header
-	if err := json.NewDecoder(f).Decode(&h); err != nil {
+	h, err := sealedfile.Decode(f)
+	if err != nil {
 		return nil, fmt.Errorf("file store %s is corrupt (not a keyport store): %w", s.path(StoreFile), err)
 	}
 	entries, err := s.open(h)
@@ -175,16 +170,14 @@ func (s *Store) read() (map[string]entry, error) {
 
 // open decrypts a header's box.
 func (s *Store) open(h header) (map[string]entry, error) {
-	if h.Version != 1 || len(h.Nonce) != 24 {
+	if !h.Valid() {
 		return nil, fmt.Errorf("file store %s has an unknown format (version %d)", s.path(StoreFile), h.Version)
 	}
 	key, err := s.key(h, false)
 	if err != nil {
 		return nil, err
 	}
-	var nonce [24]byte
-	copy(nonce[:], h.Nonce)
-	plain, ok := secretbox.Open(nil, h.Box, &nonce, key)
+	plain, ok := h.Open(key)
 	if !ok {
 		hint := "the key file does not match"
 		if h.KDF == kdfPassphrase {
@@ -243,21 +236,11 @@ func (s *Store) update(ctx context.Context, fn func(map[string]entry) error) err
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return fmt.Errorf("file store: %w", err)
 	}
-	lock := flock.New(s.path(LockFile))
-	lctx, cancel := context.WithTimeout(ctx, lockTimeout)
-	defer cancel()
-	ok, err := lock.TryLockContext(lctx, 10*time.Millisecond)
-	if err != nil || !ok {
-		return fmt.Errorf("file store: waiting for the lock on %s: %w", s.path(LockFile), errors.Join(err, lctx.Err()))
+	unlock, err := sealedfile.Lock(ctx, s.path(LockFile), s.path(StoreFile), lockTimeout)
+	if err != nil {
+		return fmt.Errorf("file store: %w", err)
 	}
-	defer lock.Unlock()
-	// Under the lock no other writer is mid-write: any temp file left is
-	// from a writer that was killed, and will never be renamed into place.
-	if stale, _ := filepath.Glob(filepath.Join(s.dir, "."+StoreFile+".tmp-*")); len(stale) > 0 {
-		for _, f := range stale {
-			os.Remove(f)
-		}
-	}
+	defer unlock()
 
 	h, err := s.readHeader()
 	if err != nil {
@@ -289,15 +272,15 @@ func cloneEntries(m map[string]entry) map[string]entry {
 
 // readHeader reads the header only; an absent store gives a zero header.
 func (s *Store) readHeader() (header, error) {
-	var h header
 	data, err := os.ReadFile(s.path(StoreFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return h, nil
+		return header{}, nil
 	}
 	if err != nil {
-		return h, fmt.Errorf("reading file store: %w", err)
+		return header{}, fmt.Errorf("reading file store: %w", err)
 	}
-	if err := json.Unmarshal(data, &h); err != nil {
+	h, err := sealedfile.Parse(data)
+	if err != nil {
 		return h, fmt.Errorf("file store %s is corrupt (not a keyport store): %w", s.path(StoreFile), err)
 	}
 	return h, nil
@@ -305,7 +288,7 @@ func (s *Store) readHeader() (header, error) {
 
 // newHeader picks the key source for a store being created.
 func (s *Store) newHeader(h *header) error {
-	*h = header{Version: 1, KDF: kdfKeyFile}
+	*h = header{Version: sealedfile.Version, KDF: kdfKeyFile}
 	if s.opts.Passphrase != "" {
 		h.KDF, h.N, h.Salt = kdfPassphrase, s.opts.ScryptN, make([]byte, 16)
 		if _, err := rand.Read(h.Salt); err != nil {
@@ -324,17 +307,10 @@ func (s *Store) write(h header, entries map[string]entry) error {
 	if err != nil {
 		return err
 	}
-	var nonce [24]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
+	if err := h.Seal(key, plain); err != nil {
 		return err
 	}
-	h.Nonce = nonce[:]
-	h.Box = secretbox.Seal(nil, plain, &nonce, key)
-	data, err := json.Marshal(h)
-	if err != nil {
-		return err
-	}
-	if err := credhelper.WriteFileAtomic(s.path(StoreFile), append(data, '\n'), 0o600); err != nil {
+	if err := sealedfile.Write(s.path(StoreFile), h); err != nil {
 		return fmt.Errorf("file store: %w", err)
 	}
 	return nil

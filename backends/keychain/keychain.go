@@ -20,10 +20,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gofrs/flock"
 	"github.com/zalando/go-keyring"
 
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/internal/filelock"
 )
 
 // Service is the go-keyring service name of every keyport item.
@@ -37,6 +37,9 @@ const chunkPrefix = "chunked:"
 
 // DefaultChunkSize keeps every item under Windows' 2560-byte secret limit.
 const DefaultChunkSize = 2000
+
+// lockTimeout bounds the wait for another process's index update.
+const lockTimeout = 10 * time.Second
 
 // DefaultTimeout bounds each keychain call.
 const DefaultTimeout = 2 * time.Second
@@ -276,13 +279,13 @@ func (s *Store) withIndex(ctx context.Context, fn func(map[string]string) error)
 		if err := os.MkdirAll(s.opts.LockDir, 0o700); err != nil {
 			return fmt.Errorf("keychain lock: %w", err)
 		}
-		lock := flock.New(filepath.Join(s.opts.LockDir, "keychain.lock"))
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		lctx, cancel := context.WithTimeout(ctx, lockTimeout)
 		defer cancel()
-		if ok, err := lock.TryLockContext(lctx, 10*time.Millisecond); err != nil || !ok {
-			return fmt.Errorf("keychain: waiting for the lock: %w", errors.Join(err, lctx.Err()))
+		unlock, err := filelock.Acquire(lctx, filepath.Join(s.opts.LockDir, "keychain.lock"))
+		if err != nil {
+			return fmt.Errorf("keychain: %w", err)
 		}
-		defer lock.Unlock()
+		defer unlock()
 	}
 	idx, err := s.List(ctx)
 	if err != nil {
