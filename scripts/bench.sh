@@ -23,3 +23,4 @@ done
   -name "keyport get (file)" -cmd "bin/docker-credential-keyport get" \
   -name "keyport version" -cmd "bin/docker-credential-keyport version"
 scripts/bench-peers.sh
+scripts/bench-remote.sh
