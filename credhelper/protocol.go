@@ -104,9 +104,9 @@ func protocolError(action string, err error) string {
 		return errInputTooLarge.Error()
 	case action == credentials.ActionStore && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
 		return `store: expected a JSON object {"ServerURL","Username","Secret"} on stdin`
-	case errors.As(err, &syn):
+	case action == credentials.ActionStore && errors.As(err, &syn):
 		return "store: stdin is not valid JSON: " + syn.Error()
-	case errors.As(err, &typ):
+	case action == credentials.ActionStore && errors.As(err, &typ):
 		return fmt.Sprintf("store: field %s must be a string", typ.Field)
 	}
 	return err.Error()

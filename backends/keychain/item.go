@@ -58,6 +58,6 @@ func (s *Store) DeleteItem(ctx context.Context, name string) error {
 	if err := s.del(ctx, name); err != nil {
 		return err
 	}
-	s.dropChunks(ctx, name, old, 0)
+	s.dropChunks(ctx, name, old)
 	return nil
 }

@@ -10,6 +10,8 @@ package keychain
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,33 +136,65 @@ func (s *Store) Probe(ctx context.Context) error {
 	return err
 }
 
-// load reads an item's value, following chunk pointers.
+// load reads an item's value, following its chunk pointer. A writer may
+// replace the value between reading the pointer and its chunks; chunks of a
+// new value have new names, so the reader sees the chunks vanish rather than
+// a torn mix, and reads again.
 func (s *Store) load(ctx context.Context, user string) (string, error) {
-	v, err := s.get(ctx, user)
-	if err != nil {
-		return "", err
-	}
-	count, chunked := strings.CutPrefix(v, chunkPrefix)
-	if !chunked {
-		return v, nil
-	}
-	n, err := strconv.Atoi(count)
-	if err != nil || n < 1 || n > maxChunks {
-		return "", fmt.Errorf("keychain item %s has a damaged chunk count", user)
-	}
-	var b strings.Builder
-	for i := 1; i <= n; i++ {
-		part, err := s.get(ctx, chunkUser(user, i))
+	for attempt := 0; ; attempt++ {
+		v, err := s.get(ctx, user)
 		if err != nil {
-			return "", fmt.Errorf("keychain item %s is missing chunk %d of %d: %w", user, i, n, err)
+			return "", err
 		}
-		b.WriteString(part)
+		p, chunked, err := parsePointer(user, v)
+		if err != nil || !chunked {
+			return v, err
+		}
+		var b strings.Builder
+		for i := 1; i <= p.count; i++ {
+			part, err := s.get(ctx, p.chunk(i))
+			if errors.Is(err, keyring.ErrNotFound) && attempt < 3 {
+				b.Reset()
+				break // replaced while we read: start over
+			}
+			if err != nil {
+				return "", fmt.Errorf("keychain item %s is missing chunk %d of %d: %w", user, i, p.count, err)
+			}
+			b.WriteString(part)
+			if i == p.count {
+				return b.String(), nil
+			}
+		}
 	}
-	return b.String(), nil
+}
+
+// pointer is a chunked item's value: "chunked:COUNT:GENERATION".
+type pointer struct {
+	user  string
+	count int
+	gen   string
+}
+
+func (p pointer) String() string { return fmt.Sprintf("%s%d:%s", chunkPrefix, p.count, p.gen) }
+
+// chunk names chunk i (from 1) of this generation.
+func (p pointer) chunk(i int) string { return p.user + "#" + p.gen + "#" + strconv.Itoa(i) }
+
+func parsePointer(user, v string) (pointer, bool, error) {
+	rest, chunked := strings.CutPrefix(v, chunkPrefix)
+	if !chunked {
+		return pointer{}, false, nil
+	}
+	count, gen, _ := strings.Cut(rest, ":")
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 1 || n > maxChunks || gen == "" {
+		return pointer{}, false, fmt.Errorf("keychain item %s has a damaged chunk pointer", user)
+	}
+	return pointer{user: user, count: n, gen: gen}, true, nil
 }
 
 // save writes value under user, in chunks when it is too large for one
-// item, and drops chunks an earlier, longer value left behind.
+// item, and then drops the chunks of the value it replaced.
 func (s *Store) save(ctx context.Context, user, value string) error {
 	old, _ := s.get(ctx, user)
 	chunks := split(value, s.opts.ChunkSize)
@@ -171,39 +205,40 @@ func (s *Store) save(ctx context.Context, user, value string) error {
 		if err := s.set(ctx, user, value); err != nil {
 			return err
 		}
-		s.dropChunks(ctx, user, old, 0)
-		return nil
-	}
-	// Chunks first, the pointer last: a reader never follows a pointer to
-	// chunks that are not written yet.
-	for i, part := range chunks {
-		if err := s.set(ctx, chunkUser(user, i+1), part); err != nil {
+	} else {
+		var gen [4]byte
+		if _, err := rand.Read(gen[:]); err != nil {
+			return err
+		}
+		p := pointer{user: user, count: len(chunks), gen: hex.EncodeToString(gen[:])}
+		// Chunks first, the pointer last: a reader never follows a pointer
+		// to chunks that are not written yet.
+		for i, part := range chunks {
+			if err := s.set(ctx, p.chunk(i+1), part); err != nil {
+				return err
+			}
+		}
+		if err := s.set(ctx, user, p.String()); err != nil {
 			return err
 		}
 	}
-	if err := s.set(ctx, user, chunkPrefix+strconv.Itoa(len(chunks))); err != nil {
-		return err
-	}
-	s.dropChunks(ctx, user, old, len(chunks))
+	s.dropChunks(ctx, user, old)
 	return nil
 }
 
-// dropChunks deletes the chunks of old beyond the first keep.
-func (s *Store) dropChunks(ctx context.Context, user, old string, keep int) {
-	count, chunked := strings.CutPrefix(old, chunkPrefix)
-	if !chunked {
+// dropChunks deletes the chunks the value old points to, if any.
+func (s *Store) dropChunks(ctx context.Context, user, old string) {
+	p, chunked, err := parsePointer(user, old)
+	if err != nil || !chunked {
 		return
 	}
-	had, _ := strconv.Atoi(count)
-	for i := keep + 1; i <= had && i <= maxChunks; i++ {
-		_ = s.del(ctx, chunkUser(user, i))
+	for i := 1; i <= p.count; i++ {
+		_ = s.del(ctx, p.chunk(i))
 	}
 }
 
 // maxChunks bounds an item at 128 KB, far above any registry credential.
 const maxChunks = 64
-
-func chunkUser(user string, i int) string { return user + "#" + strconv.Itoa(i) }
 
 // Get implements credhelper.Reader.
 func (s *Store) Get(ctx context.Context, key string) (credhelper.Credentials, error) {
@@ -266,7 +301,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		if err := s.del(ctx, key); err != nil {
 			return err
 		}
-		s.dropChunks(ctx, key, old, 0)
+		s.dropChunks(ctx, key, old)
 		delete(idx, key)
 		return nil
 	})

@@ -2,6 +2,7 @@ package keychain_test
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"os"
 	"os/exec"
@@ -52,24 +53,32 @@ func TestLargeSecretIsChunked(t *testing.T) {
 	if err != nil || !strings.HasPrefix(raw, "chunked:") {
 		t.Fatalf("raw item = %.40q, %v; want a chunk pointer", raw, err)
 	}
-	for i := 1; ; i++ {
-		part, err := keyring.Get(keychain.Service, "gcr.io#"+string(rune('0'+i)))
-		if errors.Is(err, keyring.ErrNotFound) {
-			if i < 3 {
-				t.Fatalf("only %d chunks for a %d-byte secret", i-1, len(c.Secret))
-			}
-			break
+	var count int
+	var gen string
+	if _, err := fmt.Sscanf(strings.Replace(strings.TrimPrefix(raw, "chunked:"), ":", " ", 1), "%d %s", &count, &gen); err != nil || count < 2 {
+		t.Fatalf("pointer %q: %v", raw, err)
+	}
+	chunk := func(i int) string { return fmt.Sprintf("gcr.io#%s#%d", gen, i) }
+	for i := 1; i <= count; i++ {
+		part, err := keyring.Get(keychain.Service, chunk(i))
+		if err != nil || len(part) > keychain.DefaultChunkSize {
+			t.Fatalf("chunk %d: %d bytes, %v", i, len(part), err)
 		}
-		if len(part) > keychain.DefaultChunkSize {
-			t.Fatalf("chunk %d is %d bytes", i, len(part))
-		}
+	}
+	// Rewriting makes a new generation and removes the old one's chunks.
+	if err := s.Put(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyring.Get(keychain.Service, chunk(1)); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("old generation's chunk left behind: %v", err)
 	}
 	// Deleting removes the chunks too.
 	if err := s.Delete(ctx, "gcr.io"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keyring.Get(keychain.Service, "gcr.io#1"); !errors.Is(err, keyring.ErrNotFound) {
-		t.Fatalf("chunk left behind after Delete: %v", err)
+	raw, _ = keyring.Get(keychain.Service, "gcr.io")
+	if raw != "" {
+		t.Fatalf("item left after Delete: %.40q", raw)
 	}
 }
 
