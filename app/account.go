@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -18,24 +17,8 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/remote"
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/protocol"
 )
-
-// warnLogger writes the stores' warnings to w as one short line each,
-// without timestamps: they land in a terminal or a CI log that has its own.
-func warnLogger(w io.Writer) *slog.Logger {
-	if w == nil {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
-		Level: slog.LevelWarn,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
-		},
-	}))
-}
 
 func accountCommand() *cli.Command {
 	return &cli.Command{
@@ -79,7 +62,7 @@ func accountLogin(c *cli.Context) error {
 
 	// Prove the token against the API before saving anything; the first
 	// list also warms the cache.
-	opts, err := backends.RemoteOptions(cfg, backends.Options{Logger: warnLogger(c.App.ErrWriter)})
+	opts, err := backends.RemoteOptions(cfg, backends.Options{Logger: protocol.WarnLogger(c.App.ErrWriter)})
 	if err != nil {
 		return err
 	}
@@ -195,7 +178,7 @@ func accountStatus(c *cli.Context) error {
 		return nil
 	}
 	fmt.Fprintf(out, "token:    %s\n", backends.TokenOrigin(cfg))
-	store, err := backends.OpenRemote(cfg, backends.Options{Logger: warnLogger(c.App.ErrWriter)})
+	store, err := backends.OpenRemote(cfg, backends.Options{Logger: protocol.WarnLogger(c.App.ErrWriter)})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/protocol"
 )
 
 // runCLI runs the management commands.
@@ -143,7 +144,7 @@ func openSession(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := backends.OpenWith(c.Context, cfg, backends.Options{Logger: warnLogger(c.App.ErrWriter)})
+	r, err := backends.OpenWith(c.Context, cfg, backends.Options{Logger: protocol.WarnLogger(c.App.ErrWriter)})
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,8 @@ package keychain_test
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"

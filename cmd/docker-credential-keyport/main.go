@@ -1,13 +1,53 @@
-// Command docker-credential-keyport is keyport's credential helper and its
-// management commands.
+// Command docker-credential-keyport is the credential helper docker, podman,
+// skopeo and go-containerregistry run on every pull. It answers the protocol
+// verbs itself and hands every other command (login, ls, import, configure,
+// check, account, --help) to the keyport program installed beside it, so the
+// helper links nothing the protocol does not need.
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 
-	"github.com/keyport/keyport/app"
+	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/protocol"
 )
 
+// companion is the program that carries the management commands.
+const companion = "keyport"
+
 func main() {
-	os.Exit(app.Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	if len(os.Args) == 2 && credhelper.ProtocolActions[os.Args[1]] {
+		os.Exit(protocol.Main(os.Args[1], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(runCompanion(os.Args[1:]))
+}
+
+// runCompanion hands ARGS to the keyport program, which replaces this
+// process where the OS allows (so signals and exit codes are its own), and
+// returns an exit code only when that fails.
+func runCompanion(args []string) int {
+	path, err := findCompanion()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "keyport: %v\n", err)
+		return 1
+	}
+	return execCompanion(path, args)
+}
+
+func findCompanion() (string, error) {
+	if self, err := os.Executable(); err == nil {
+		if self, err = filepath.EvalSymlinks(self); err == nil {
+			beside := filepath.Join(filepath.Dir(self), companion)
+			if _, err := os.Stat(beside); err == nil {
+				return beside, nil
+			}
+		}
+	}
+	if path, err := exec.LookPath(companion); err == nil {
+		return path, nil
+	}
+	return "", fmt.Errorf("the management commands are in the %q program, which is not installed beside %s nor on PATH (install both: make build puts them in bin/)", companion, credhelper.HelperName)
 }

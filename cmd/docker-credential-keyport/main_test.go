@@ -3,9 +3,10 @@ package main_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/keyport/keyport/internal/testkit"
 )
 
 // helperBin is the binary built once for every end-to-end test.
@@ -17,13 +18,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	helperBin = filepath.Join(dir, "docker-credential-keyport")
-	build := exec.Command("go", "build", "-o", helperBin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the helper:", err)
+	// The helper and the keyport program it hands commands to, side by side.
+	if err := testkit.BuildBinaries(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	helperBin = filepath.Join(dir, "docker-credential-keyport")
 	os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	code := m.Run()
 	os.RemoveAll(dir)

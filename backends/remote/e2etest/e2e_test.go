@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "go env GOMOD:", err)
 		os.Exit(2)
 	}
-	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/docker-credential-keyport", "./cmd/keyportd")
+	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/docker-credential-keyport", "./cmd/keyport", "./cmd/keyportd")
 	build.Dir = filepath.Dir(strings.TrimSpace(string(root)))
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
