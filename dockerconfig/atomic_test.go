@@ -266,9 +266,6 @@ func TestUpdateConcurrentGoroutines(t *testing.T) {
 }
 
 func TestUpdateConcurrentProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts processes")
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,8 @@
 // temporary directory, or a fresh schema in the PostgreSQL that
 // scripts/postgres.sh starts (KEYPORT_TEST_POSTGRES_DSN).
 //
-// PostgreSQL is required: without the DSN a test fails, loudly, unless
-// KEYPORT_TEST_NO_POSTGRES=1 says the run knowingly covers SQLite only. A
-// silent skip would let CI pass without ever testing the second storage.
+// PostgreSQL is required: without the DSN a test fails, loudly. A skip
+// would let CI pass without ever testing the second storage.
 package testdb
 
 import (
@@ -30,20 +29,16 @@ const EnvDSN = "KEYPORT_TEST_POSTGRES_DSN"
 // Kinds are the storages every API test runs against.
 var Kinds = []string{"sqlite", "postgres"}
 
-// PostgresDSN returns the base DSN of the test PostgreSQL, or fails/skips
-// the test as the package comment says.
+// PostgresDSN returns the base DSN of the test PostgreSQL, or fails the test.
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv(EnvDSN)
 	if dsn != "" {
 		return dsn
 	}
-	if os.Getenv("KEYPORT_TEST_NO_POSTGRES") == "1" {
-		t.Skip("PostgreSQL tests skipped: KEYPORT_TEST_NO_POSTGRES=1")
-	}
 	t.Fatalf(`%s is not set: start a throwaway PostgreSQL with
 	eval "$(scripts/postgres.sh start /tmp/kp-pg)"
-or set KEYPORT_TEST_NO_POSTGRES=1 to skip the PostgreSQL half of the tests`, EnvDSN)
+(make test does)`, EnvDSN)
 	return ""
 }
 
