@@ -195,5 +195,5 @@ func fileStore(cfg credhelper.Config) *file.Store {
 }
 
 func keychainStore(cfg credhelper.Config) *keychain.Store {
-	return keychain.New(keychain.Options{LockDir: cfg.Home})
+	return keychain.New(keychain.Options{Dir: cfg.Home})
 }

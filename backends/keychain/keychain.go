@@ -2,7 +2,9 @@
 // go-keyring: macOS Keychain, Windows Credential Manager, or a Secret Service
 // (gnome-keyring, KWallet) on Linux.
 //
-// go-keyring cannot list, so an index item maps every key to its username.
+// go-keyring cannot list, so an index file beside the lock (Dir) maps every
+// key to its username. Neither is a secret, and a file keeps list fast and
+// spares the Secret Service, which rewrites its keyring on every change.
 // Windows caps one secret near 2.5 KB, so larger items are split into chunks.
 // go-keyring calls cannot be cancelled; each runs under a deadline so a
 // missing or locked Secret Service fails fast instead of hanging a pull.
@@ -15,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,6 +25,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/godbus/dbus/v5"
 	"github.com/zalando/go-keyring"
 
 	"github.com/keyport/keyport/credhelper"
@@ -31,8 +35,15 @@ import (
 // Service is the go-keyring service name of every keyport item.
 const Service = "keyport"
 
-// indexUser is the item holding the index; canonical keys never start with '.'.
+// indexUser was the keychain item holding the index before it moved to a
+// file; the name stays reserved.
 const indexUser = ".index"
+
+// Files under Options.Dir.
+const (
+	IndexFile = "keychain-index.json"
+	lockFile  = "keychain.lock"
+)
 
 // chunkPrefix marks an item whose value lives in numbered chunk items.
 const chunkPrefix = "chunked:"
@@ -48,8 +59,9 @@ const DefaultTimeout = 2 * time.Second
 
 // Options configure a Store; zero values are the defaults.
 type Options struct {
-	// LockDir holds the lock file that serialises index updates across processes.
-	LockDir   string
+	// Dir holds the index file and the lock that serialises its updates
+	// across processes (KEYPORT_HOME). List, Put and Delete need it.
+	Dir       string
 	Timeout   time.Duration
 	ChunkSize int
 }
@@ -101,6 +113,9 @@ func (s *Store) call(ctx context.Context, op func() (string, error)) (string, er
 	}()
 	select {
 	case r := <-done:
+		if vanished(r.err) {
+			return "", keyring.ErrNotFound
+		}
 		if r.err != nil && !errors.Is(r.err, keyring.ErrNotFound) {
 			return "", &UnavailableError{Err: r.err}
 		}
@@ -108,6 +123,22 @@ func (s *Store) call(ctx context.Context, op func() (string, error)) (string, er
 	case <-ctx.Done():
 		return "", &UnavailableError{Err: fmt.Errorf("no answer within %s", s.opts.Timeout)}
 	}
+}
+
+// vanished reports the Secret Service's answer for an item another process
+// deleted between go-keyring finding it and reading it: a miss, not an
+// outage.
+func vanished(err error) bool {
+	var derr dbus.Error
+	if !errors.As(err, &derr) {
+		return false
+	}
+	switch derr.Name {
+	case "org.freedesktop.DBus.Error.UnknownObject", "org.freedesktop.DBus.Error.UnknownInterface",
+		"org.freedesktop.DBus.Error.UnknownMethod", "org.freedesktop.Secret.Error.NoSuchObject":
+		return true
+	}
+	return false
 }
 
 func (s *Store) get(ctx context.Context, user string) (string, error) {
@@ -256,18 +287,21 @@ func (s *Store) Get(ctx context.Context, key string) (credhelper.Credentials, er
 	return credhelper.Credentials{ServerURL: key, Username: it.Username, Secret: it.Secret}, nil
 }
 
-// List implements credhelper.Reader from the index.
+// List implements credhelper.Reader from the index file.
 func (s *Store) List(ctx context.Context) (map[string]string, error) {
+	if s.opts.Dir == "" {
+		return nil, errors.New("keychain: no directory for the index")
+	}
 	idx := map[string]string{}
-	v, err := s.load(ctx, indexUser)
-	if errors.Is(err, keyring.ErrNotFound) {
+	data, err := os.ReadFile(filepath.Join(s.opts.Dir, IndexFile))
+	if errors.Is(err, fs.ErrNotExist) {
 		return idx, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("keychain index: %w", err)
 	}
-	if err := json.Unmarshal([]byte(v), &idx); err != nil {
-		return nil, fmt.Errorf("keychain index is damaged: %w", err)
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("keychain index %s is damaged: %w", filepath.Join(s.opts.Dir, IndexFile), err)
 	}
 	return idx, nil
 }
@@ -307,21 +341,22 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	})
 }
 
-// withIndex serialises read-modify-write of the index across processes
-// (a file lock under LockDir) and saves the index after fn.
+// withIndex serialises read-modify-write of the index file across
+// processes (a file lock beside it) and saves it after fn.
 func (s *Store) withIndex(ctx context.Context, fn func(map[string]string) error) error {
-	if s.opts.LockDir != "" {
-		if err := os.MkdirAll(s.opts.LockDir, 0o700); err != nil {
-			return fmt.Errorf("keychain lock: %w", err)
-		}
-		lctx, cancel := context.WithTimeout(ctx, lockTimeout)
-		defer cancel()
-		unlock, err := filelock.Acquire(lctx, filepath.Join(s.opts.LockDir, "keychain.lock"))
-		if err != nil {
-			return fmt.Errorf("keychain: %w", err)
-		}
-		defer unlock()
+	if s.opts.Dir == "" {
+		return errors.New("keychain: no directory for the index")
 	}
+	if err := os.MkdirAll(s.opts.Dir, 0o700); err != nil {
+		return fmt.Errorf("keychain: %w", err)
+	}
+	lctx, cancel := context.WithTimeout(ctx, lockTimeout)
+	defer cancel()
+	unlock, err := filelock.Acquire(lctx, filepath.Join(s.opts.Dir, lockFile))
+	if err != nil {
+		return fmt.Errorf("keychain: %w", err)
+	}
+	defer unlock()
 	idx, err := s.List(ctx)
 	if err != nil {
 		return err
@@ -333,7 +368,7 @@ func (s *Store) withIndex(ctx context.Context, fn func(map[string]string) error)
 	if err != nil {
 		return err
 	}
-	return s.save(ctx, indexUser, string(data))
+	return credhelper.WriteFileAtomic(filepath.Join(s.opts.Dir, IndexFile), append(data, '\n'), 0o600)
 }
 
 // split cuts s into pieces of at most size bytes on rune boundaries.

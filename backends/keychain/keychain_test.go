@@ -32,7 +32,7 @@ func fresh(t *testing.T) *keychain.Store {
 	if err := keyring.DeleteAll(keychain.Service); err != nil && !errors.Is(err, keyring.ErrNotFound) {
 		t.Fatalf("clearing the keyring: %v", err)
 	}
-	return keychain.New(keychain.Options{LockDir: t.TempDir()})
+	return keychain.New(keychain.Options{Dir: t.TempDir()})
 }
 
 func TestContractRealSecretService(t *testing.T) {
@@ -87,7 +87,7 @@ func TestLargeSecretIsChunked(t *testing.T) {
 // each case runs in a fresh copy of the test binary.
 func TestNoSecretServiceFailsFast(t *testing.T) {
 	if os.Getenv("KEYPORT_TEST_CHILD") == "1" {
-		s := keychain.New(keychain.Options{LockDir: t.TempDir()})
+		s := keychain.New(keychain.Options{Dir: t.TempDir()})
 		_, err := s.Get(context.Background(), "ghcr.io")
 		var unavailable *keychain.UnavailableError
 		if !errors.As(err, &unavailable) || !strings.Contains(err.Error(), "KEYPORT_BACKEND=file") {
