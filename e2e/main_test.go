@@ -23,21 +23,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keyport-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	if err := testkit.BuildBinaries(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	helperBin = filepath.Join(dir, "docker-credential-keyport")
-	keyportdBin = filepath.Join(dir, "keyportd")
-	os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.Main(m, func(dir string) {
+		helperBin = filepath.Join(dir, "docker-credential-keyport")
+		keyportdBin = filepath.Join(dir, "keyportd")
+	})
 }
 
 // result is one finished process.

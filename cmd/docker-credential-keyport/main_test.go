@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,21 +12,8 @@ import (
 var helperBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keyport-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
 	// The helper and the keyport program it hands commands to, side by side.
-	if err := testkit.BuildBinaries(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	helperBin = filepath.Join(dir, "docker-credential-keyport")
-	os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.Main(m, func(dir string) { helperBin = filepath.Join(dir, "docker-credential-keyport") })
 }
 
 // helperEnv is a clean environment for the helper with its own KEYPORT_HOME.

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -22,27 +21,14 @@ import (
 	"time"
 
 	"github.com/keyport/keyport/server/testdb"
+
+	"github.com/keyport/keyport/internal/testkit"
 )
 
 var keyportd string // the built binary
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keyportd-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	keyportd = filepath.Join(dir, "keyportd")
-	build := exec.Command("go", "build", "-o", keyportd, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build keyportd:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.Main(m, func(dir string) { keyportd = filepath.Join(dir, "keyportd") })
 }
 
 // command runs a keyportd command to completion.

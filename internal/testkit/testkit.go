@@ -103,3 +103,22 @@ func (d *Daemon) Kill() {
 func Env(overrides ...string) []string {
 	return append(os.Environ(), overrides...)
 }
+
+// Main is a TestMain for suites that run the real programs: it builds every
+// command into a temporary directory, puts that first on PATH, tells found
+// where it is, runs the tests, cleans up and exits.
+func Main(m *testing.M, found func(dir string)) {
+	dir, err := os.MkdirTemp("", "keyport-bin-")
+	if err == nil {
+		err = BuildBinaries(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	found(dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}

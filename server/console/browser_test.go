@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/keyport/keyport/internal/testkit"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -33,22 +35,7 @@ const chromiumPath = "/usr/bin/chromium"
 var keyportd string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keyport-console-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	keyportd = filepath.Join(dir, "keyportd")
-	build := exec.Command("go", "build", "-o", keyportd, "github.com/keyport/keyport/cmd/keyportd")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build keyportd:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.Main(m, func(dir string) { keyportd = filepath.Join(dir, "keyportd") })
 }
 
 // kp runs a keyportd command and returns its stdout, trimmed.

@@ -24,33 +24,14 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/crane"
+
+	"github.com/keyport/keyport/internal/testkit"
 )
 
 var binDir string // docker-credential-keyport and keyportd, first on PATH
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keyport-remote-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	binDir = dir
-	root, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "go env GOMOD:", err)
-		os.Exit(2)
-	}
-	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/docker-credential-keyport", "./cmd/keyport", "./cmd/keyportd")
-	build.Dir = filepath.Dir(strings.TrimSpace(string(root)))
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the binaries:", err)
-		os.Exit(2)
-	}
-	os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.Main(m, func(dir string) { binDir = dir })
 }
 
 // registry is the test registry scripts/registry.sh started.
