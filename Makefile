@@ -33,6 +33,7 @@ fuzz:
 lint:
 	gofmt -l . | (! grep .)
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
 
 clean:
 	rm -rf $(BIN)

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 
 	"github.com/keyport/keyport/credhelper"
 	"github.com/keyport/keyport/credhelper/ggcr"
+	"github.com/keyport/keyport/internal/certpool"
 )
 
 // DefaultTimeout bounds one verification or check end to end.
@@ -50,16 +50,9 @@ func (o Options) httpTransport() (http.RoundTripper, error) {
 	t.ResponseHeaderTimeout = 20 * time.Second
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := certpool.WithFile(o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading CA file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", o.CAFile)
+			return nil, err
 		}
 		cfg.RootCAs = pool
 	}

@@ -3,7 +3,6 @@ package remote
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,10 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyport/keyport/internal/certpool"
 )
 
 // Errors callers branch on. Every client error wraps one of them or is an
@@ -183,16 +183,9 @@ type HTTPOptions struct {
 func NewHTTPClient(o HTTPOptions) (*http.Client, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := certpool.WithFile(o.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("KEYPORT_API_CA_FILE: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("KEYPORT_API_CA_FILE %s holds no PEM certificate", o.CAFile)
 		}
 		tlsConf.RootCAs = pool
 	}
