@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/keyport/keyport/server"
-	"github.com/keyport/keyport/server/seal"
 	"github.com/keyport/keyport/server/storage"
 	"github.com/keyport/keyport/server/testdb"
 )
@@ -60,36 +58,11 @@ func forEachStorage(t *testing.T, fn func(t *testing.T, kind string)) {
 func newEnv(t testing.TB, kind string, configure ...func(*server.Config)) *env {
 	t.Helper()
 	db := testdb.New(t, kind)
-	ctx := context.Background()
-	st, err := storage.Open(ctx, db.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	key := make([]byte, seal.KeySize)
-	_, _ = rand.Read(key)
-	sealer, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.CheckMasterKey(ctx, st, sealer); err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{}
-	cfg := server.Config{
-		Store: st, Sealer: sealer,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	logger := func(c *server.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	for _, c := range configure {
-		c(&cfg)
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, st := testdb.Handler(t, db.DSN, append([]func(*server.Config){logger}, configure...)...)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	e := &env{t: t, db: db, store: st, url: hs.URL, logs: logs}

@@ -3,7 +3,6 @@ package remote_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -18,8 +17,8 @@ import (
 
 	"github.com/keyport/keyport/backends/remote"
 	"github.com/keyport/keyport/server"
-	"github.com/keyport/keyport/server/seal"
 	"github.com/keyport/keyport/server/storage"
+	"github.com/keyport/keyport/server/testdb"
 )
 
 // api is keyportd's real handler on a fresh SQLite database behind
@@ -39,28 +38,7 @@ type api struct {
 
 func newAPI(t testing.TB) *api {
 	t.Helper()
-	ctx := context.Background()
-	st, err := storage.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "keyportd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	key := make([]byte, seal.KeySize)
-	_, _ = rand.Read(key)
-	sealer, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.CheckMasterKey(ctx, st, sealer); err != nil {
-		t.Fatal(err)
-	}
-	h, err := server.New(server.Config{Store: st, Sealer: sealer})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, st := testdb.Handler(t, "sqlite:"+filepath.Join(t.TempDir(), "keyportd.db"))
 	a := &api{t: t, store: st, keyportd: h}
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.requests.Add(1)

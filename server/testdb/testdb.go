@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,10 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+
+	"github.com/keyport/keyport/server"
+	"github.com/keyport/keyport/server/seal"
+	"github.com/keyport/keyport/server/storage"
 )
 
 // EnvDSN names the variable holding the test PostgreSQL's DSN.
@@ -147,4 +152,40 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Handler opens the store at dsn, migrates it, seals it with a fresh master
+// key and returns keyportd's HTTP handler over it: the whole server, minus
+// the listener, for tests of keyportd and of its clients.
+func Handler(t testing.TB, dsn string, configure ...func(*server.Config)) (http.Handler, storage.Store) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := storage.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, seal.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := seal.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.CheckMasterKey(ctx, st, sealer); err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{Store: st, Sealer: sealer}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	h, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, st
 }
