@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,10 +33,13 @@ import (
 
 const chromiumPath = "/usr/bin/chromium"
 
-var keyportd string
+var keyportd, helper string
 
 func TestMain(m *testing.M) {
-	testkit.Main(m, func(dir string) { keyportd = filepath.Join(dir, "keyportd") })
+	testkit.Main(m, func(dir string) {
+		keyportd = filepath.Join(dir, "keyportd")
+		helper = filepath.Join(dir, "docker-credential-keyport")
+	})
 }
 
 // kp runs a keyportd command and returns its stdout, trimmed.
@@ -600,6 +604,31 @@ func TestConsole(t *testing.T) {
 	}
 	if got := getSaved(t, base, admin, "gcr-eu").Credentials; got == nil || !strings.Contains(got.Password, "puller@acme.iam.gserviceaccount.com") {
 		t.Errorf("gcr-eu: keyfile not saved as the secret")
+	}
+
+	// --- the helper's remote store answers as the console left things: one
+	// runner per project, each with a reader token bound to it.
+	for _, tc := range []struct {
+		project, registry, want string // want "" = not found
+	}{
+		{"web", "ghcr.io", `"Username":"octo-bot","Secret":"ghp_consoleTestToken123"`},
+		{"web", "https://index.docker.io/v1/", `"Username":"dhbot","Secret":"dh-secret-Pa55"`},
+		{"web", "registry.gitlab.example.com", ""},
+		{"api", "registry.gitlab.example.com", `"Username":"deployer","Secret":"glpat-consoleTest456"`},
+		{"api", "ghcr.io", `"Username":"octo-bot"`},
+	} {
+		token := kp(t, "token", "create", "--db", db, "--name", "runner-"+tc.project+"-"+strconv.Itoa(len(tc.registry)), "--role", "reader", "--project", tc.project)
+		cmd := exec.Command(helper, "get")
+		cmd.Env = append(os.Environ(), "KEYPORT_HOME="+t.TempDir(), "KEYPORT_BACKEND=remote", "KEYPORT_API_URL="+base,
+			"KEYPORT_PROJECT="+tc.project, "KEYPORT_API_TOKEN="+token)
+		cmd.Stdin = strings.NewReader(tc.registry)
+		out, err := cmd.Output()
+		switch {
+		case tc.want == "" && (err == nil || strings.TrimSpace(string(out)) != "credentials not found in native keychain"):
+			t.Errorf("project %s, %s: %s (%v), want not found", tc.project, tc.registry, out, err)
+		case tc.want != "" && (err != nil || !strings.Contains(string(out), tc.want)):
+			t.Errorf("project %s, %s: %s (%v), want %s", tc.project, tc.registry, out, err, tc.want)
+		}
 	}
 
 	// --- a viewer: sees the list, may not change anything.
