@@ -13,7 +13,6 @@ declare -A need=(
   [htpasswd]=apache2-utils
   [openssl]=openssl
   [skopeo]=skopeo
-  [hyperfine]=hyperfine
   [chromium]=chromium
 )
 pkgs=(dbus-user-session)
