@@ -13,6 +13,8 @@ declare -A need=(
   [htpasswd]=apache2-utils
   [openssl]=openssl
   [skopeo]=skopeo
+  [podman]=podman
+  [buildah]=buildah
   [chromium]=chromium
 )
 pkgs=(dbus-user-session)
