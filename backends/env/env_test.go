@@ -2,11 +2,14 @@ package env_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/keyport/keyport/backends/env"
+	"github.com/keyport/keyport/backends/storetest"
 	"github.com/keyport/keyport/credhelper"
 )
 
@@ -53,5 +56,35 @@ func TestGetAndList(t *testing.T) {
 	var _ credhelper.Reader = s
 	if _, writable := any(s).(credhelper.Store); writable {
 		t.Fatal("env store must be read-only")
+	}
+}
+
+// TestReaderContract runs the read contract on KEYPORT_AUTH_CONFIG, whose
+// keys are exact. (KEYPORT_AUTH_<LABEL> cannot list every key back — a '-'
+// reads as '.' — so its own test above covers what it can.)
+func TestReaderContract(t *testing.T) {
+	storetest.RunReader(t, func(t *testing.T, seed []credhelper.Credentials) credhelper.Reader {
+		auths := map[string]map[string]string{}
+		for _, c := range seed {
+			auths[c.ServerURL] = map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Secret))}
+		}
+		cfg, _ := json.Marshal(map[string]any{"auths": auths})
+		return env.New([]string{env.ConfigVar + "=" + string(cfg)})
+	})
+}
+
+func TestAuthConfig(t *testing.T) {
+	ctx := context.Background()
+	s := env.New([]string{
+		env.ConfigVar + `={"auths": {"https://index.docker.io/v1/": {"auth": "aHViOmZyb20tY29uZmln"}}}`,
+		"KEYPORT_AUTH_DOCKER_IO=hub:from-variable",
+	})
+	if c, err := s.Get(ctx, "docker.io"); err != nil || c.Secret != "from-config" {
+		t.Fatalf("Get docker.io = %+v, %v; want the config's entry to win", c, err)
+	}
+	bad := env.New([]string{env.ConfigVar + `={"auths": {"ghcr.io": {"auth": "!!SECRETISH"}}}`})
+	_, err := bad.Get(ctx, "ghcr.io")
+	if err == nil || errors.Is(err, credhelper.ErrNotFound) || !strings.Contains(err.Error(), env.ConfigVar) || strings.Contains(err.Error(), "SECRETISH") {
+		t.Fatalf("malformed config: err = %v, want a hard error naming the variable, not the value", err)
 	}
 }

@@ -138,3 +138,7 @@ func BenchmarkPut(b *testing.B) {
 		}
 	}
 }
+
+func TestReaderContract(t *testing.T) {
+	storetest.RunReader(t, storetest.Filled(func(t *testing.T) credhelper.Store { return file.New(t.TempDir(), file.Options{}) }))
+}

@@ -40,6 +40,11 @@ func TestContractRealSecretService(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) credhelper.Store { return fresh(t) })
 }
 
+func TestReaderContractRealSecretService(t *testing.T) {
+	requireKeyring(t)
+	storetest.RunReader(t, storetest.Filled(func(t *testing.T) credhelper.Store { return fresh(t) }))
+}
+
 func TestLargeSecretIsChunked(t *testing.T) {
 	requireKeyring(t)
 	s := fresh(t)

@@ -111,3 +111,58 @@ func assertList(t *testing.T, s credhelper.Store, want map[string]string) {
 		}
 	}
 }
+
+// RunReader checks the read half of the contract on any store, writable or
+// not: newReader returns a store holding exactly seed (for a read-only store,
+// built from it; for a writable one, filled through Put).
+func RunReader(t *testing.T, newReader func(t *testing.T, seed []credhelper.Credentials) credhelper.Reader) {
+	ctx := context.Background()
+	seed := []credhelper.Credentials{
+		{ServerURL: "docker.io", Username: "hubuser", Secret: "dckr_pat_abc"},
+		{ServerURL: "localhost:5000", Username: "me", Secret: "pa:ss:with:colons"},
+		{ServerURL: "europe-docker.pkg.dev", Username: credhelper.KeyfileUser, Secret: GCRKeyfile},
+	}
+	t.Run("empty", func(t *testing.T) {
+		r := newReader(t, nil)
+		if _, err := r.Get(ctx, "ghcr.io"); !errors.Is(err, credhelper.ErrNotFound) {
+			t.Fatalf("Get on empty store: err = %v, want ErrNotFound", err)
+		}
+		if m, err := r.List(ctx); err != nil || len(m) != 0 {
+			t.Fatalf("List on empty store = %v, %v; want empty", m, err)
+		}
+	})
+	t.Run("seeded", func(t *testing.T) {
+		r := newReader(t, seed)
+		want := map[string]string{}
+		for _, c := range seed {
+			got, err := r.Get(ctx, c.ServerURL)
+			if err != nil || got != c {
+				t.Fatalf("Get %s = %+v, %v; want %+v", c.ServerURL, got, err, c)
+			}
+			want[c.ServerURL] = c.Username
+		}
+		if _, err := r.Get(ctx, "docker.io/library/nginx"); !errors.Is(err, credhelper.ErrNotFound) {
+			t.Errorf("Get of an unsaved longer key: err = %v, want ErrNotFound", err)
+		}
+		got, err := r.List(ctx)
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("List = %v, %v; want %v", got, err, want)
+		}
+		for k, u := range want {
+			if got[k] != u {
+				t.Fatalf("List[%s] = %q, want %q", k, got[k], u)
+			}
+		}
+	})
+}
+
+// Filled adapts a writable store's constructor to RunReader.
+func Filled(newStore func(t *testing.T) credhelper.Store) func(*testing.T, []credhelper.Credentials) credhelper.Reader {
+	return func(t *testing.T, seed []credhelper.Credentials) credhelper.Reader {
+		s := newStore(t)
+		for _, c := range seed {
+			mustPut(t, s, c)
+		}
+		return s
+	}
+}
