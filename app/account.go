@@ -62,7 +62,7 @@ func accountLogin(c *cli.Context) error {
 
 	// Prove the token against the API before saving anything; the first
 	// list also warms the cache.
-	opts, err := backends.RemoteOptions(cfg, backends.Options{Logger: protocol.WarnLogger(c.App.ErrWriter)})
+	opts, err := backends.RemoteOptions(cfg, backends.Options{Logger: protocol.Logger(c.App.ErrWriter)})
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func accountStatus(c *cli.Context) error {
 		return nil
 	}
 	fmt.Fprintf(out, "token:    %s\n", backends.TokenOrigin(cfg))
-	store, err := backends.OpenRemote(cfg, backends.Options{Logger: protocol.WarnLogger(c.App.ErrWriter)})
+	store, err := backends.OpenRemote(cfg, backends.Options{Logger: protocol.Logger(c.App.ErrWriter)})
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,13 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		// Errors are printed once, below; urfave must never exit the process.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands:       commands(),
+		Flags:          []cli.Flag{&cli.BoolFlag{Name: "debug", Usage: "diagnostics on stderr (or KEYPORT_DEBUG=1): the stores asked and what they answered; never a secret"}},
+		Before: func(c *cli.Context) error {
+			if c.Bool("debug") {
+				return os.Setenv(protocol.DebugVar, "1")
+			}
+			return nil
+		},
 		CommandNotFound: func(c *cli.Context, name string) {
 			// Callers of the protocol read stdout; say it there too.
 			fmt.Fprintf(stdout, "unknown command %q: run %s --help\n", name, credhelper.HelperName)
@@ -73,6 +80,9 @@ func hoistFlags(cmds []*cli.Command, args []string) []string {
 		return args
 	}
 	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		i++ // global flags (--debug) before the command
+	}
 	var cmd *cli.Command
 	for i < len(args) {
 		next := find(cmds, args[i])
@@ -144,7 +154,7 @@ func openSession(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := backends.OpenWith(c.Context, cfg, backends.Options{Logger: protocol.WarnLogger(c.App.ErrWriter)})
+	r, err := backends.OpenWith(c.Context, cfg, backends.Options{Logger: protocol.Logger(c.App.ErrWriter)})
 	if err != nil {
 		return nil, err
 	}

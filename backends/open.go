@@ -57,7 +57,9 @@ func OpenWith(ctx context.Context, cfg credhelper.Config, opts Options) (*credhe
 		}
 		readers = append(readers, r)
 	}
-	return credhelper.NewResolver(readers...), nil
+	r := credhelper.NewResolver(readers...)
+	r.SetLogger(opts.Logger)
+	return r, nil
 }
 
 func openOne(name string, cfg credhelper.Config, opts Options) (credhelper.Reader, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -13,11 +14,21 @@ import (
 // once, at its boundary, so stores only see canonical keys.
 type Resolver struct {
 	readers []Reader
+	log     *slog.Logger // debug lines: which store answered which key
 }
 
 // NewResolver tries readers in the given order.
 func NewResolver(readers ...Reader) *Resolver {
 	return &Resolver{readers: readers}
+}
+
+// SetLogger sends a debug line per store asked to log; it never logs a secret.
+func (r *Resolver) SetLogger(log *slog.Logger) { r.log = log }
+
+func (r *Resolver) debug(msg string, args ...any) {
+	if r.log != nil {
+		r.log.Debug(msg, args...)
+	}
 }
 
 // Stores returns the chain in order.
@@ -44,11 +55,14 @@ func (r *Resolver) Resolve(ctx context.Context, serverURL string) (Resolved, err
 		for _, s := range r.readers {
 			c, err := s.Get(ctx, k)
 			if err == nil {
+				r.debug("found", "key", k, "store", s.Name(), "username", c.Username)
 				return Resolved{Credentials: c, Key: k, Store: s.Name()}, nil
 			}
 			if !errors.Is(err, ErrNotFound) {
+				r.debug("store failed, stopping", "key", k, "store", s.Name(), "error", err)
 				return Resolved{}, fmt.Errorf("%s store: %w", s.Name(), err)
 			}
+			r.debug("not found", "key", k, "store", s.Name())
 		}
 	}
 	return Resolved{}, fmt.Errorf("%s: %w", key, ErrNotFound)

@@ -79,7 +79,8 @@ func TestSecretLeakScan(t *testing.T) {
 	os.MkdirAll(serverDir, 0o700)
 	dockerDir := filepath.Join(work, "docker")
 	os.MkdirAll(dockerDir, 0o700)
-	env := testkit.Env("KEYPORT_HOME="+home, "KEYPORT_BACKEND=file", "DOCKER_CONFIG="+dockerDir, "HOME="+work)
+	// Every command runs with diagnostics on: they must not carry a secret either.
+	env := testkit.Env("KEYPORT_HOME="+home, "KEYPORT_BACKEND=file", "DOCKER_CONFIG="+dockerDir, "HOME="+work, "KEYPORT_DEBUG=1")
 
 	procs := sampleProcs()
 	var transcript strings.Builder // everything printed that must hold no secret
@@ -126,7 +127,7 @@ func TestSecretLeakScan(t *testing.T) {
 	secrets["token"] = reader
 	tokenFile := filepath.Join(work, "token")
 	os.WriteFile(tokenFile, []byte(reader), 0o600)
-	renv := testkit.Env("KEYPORT_HOME="+remoteHome, "KEYPORT_BACKEND=remote", "KEYPORT_API_URL="+d.URL, "KEYPORT_PROJECT=web", "KEYPORT_API_TOKEN_FILE="+tokenFile, "HOME="+work)
+	renv := testkit.Env("KEYPORT_DEBUG=1", "KEYPORT_HOME="+remoteHome, "KEYPORT_BACKEND=remote", "KEYPORT_API_URL="+d.URL, "KEYPORT_PROJECT=web", "KEYPORT_API_TOKEN_FILE="+tokenFile, "HOME="+work)
 	r := run(t, renv, []byte("ghcr.io"), helperBin, "get")
 	if !strings.Contains(r.stdout, secrets["api"]) {
 		t.Fatalf("remote get: %+v", r)
@@ -154,7 +155,10 @@ func TestSecretLeakScan(t *testing.T) {
 			}
 		}
 	}
-	check("command output (stderr, errors, ls, list, status)", transcript.String())
+	if !strings.Contains(transcript.String(), "level=DEBUG") {
+		t.Fatal("no diagnostics were printed: the scan did not cover debug output")
+	}
+	check("command output (stderr with KEYPORT_DEBUG=1, errors, ls, list, status)", transcript.String())
 	check("keyportd's log", d.Logs())
 	for cmdline := range seen {
 		check("a process's arguments ("+strings.Fields(cmdline)[0]+")", cmdline)

@@ -34,17 +34,28 @@ func Open(ctx context.Context, stderr io.Writer) (*credhelper.Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return backends.OpenWith(ctx, cfg, backends.Options{Logger: WarnLogger(stderr)})
+	log := Logger(stderr)
+	log.Debug("keyport", "home", cfg.Home, "backend", cfg.Backend, "project", cfg.Project)
+	return backends.OpenWith(ctx, cfg, backends.Options{Logger: log})
 }
 
-// WarnLogger writes warnings as short text lines without timestamps: they
-// end up in a terminal or a CI log next to docker's own output.
-func WarnLogger(w io.Writer) *slog.Logger {
+// DebugVar turns on diagnostics on stderr: the configuration used, each
+// store asked for each key and what it answered. Secrets are never logged.
+const DebugVar = "KEYPORT_DEBUG"
+
+// Logger writes warnings (and, with KEYPORT_DEBUG=1, diagnostics) as short
+// text lines without timestamps: they end up in a terminal or a CI log next
+// to docker's own output.
+func Logger(w io.Writer) *slog.Logger {
 	if w == nil {
-		return nil
+		w = io.Discard
+	}
+	level := slog.LevelWarn
+	if os.Getenv(DebugVar) != "" && os.Getenv(DebugVar) != "0" {
+		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
-		Level: slog.LevelWarn,
+		Level: level,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
 				return slog.Attr{}
