@@ -95,35 +95,9 @@ fi
 # ---------------------------------------------------------------------------
 # Outside: dependencies, builds, then the keyring session, then the report.
 
-# Debian packages: command → package.
-declare -A need=(
-  [pkg-config]=pkg-config
-  [pass]=pass
-  [gpg]=gnupg
-  [gpgconf]=gnupg
-  [jq]=jq
-  [dbus-run-session]=dbus
-  [dbus-send]=dbus
-  [gnome-keyring-daemon]=gnome-keyring
-)
-pkgs=(libsecret-1-dev dbus-user-session)
-for cmd in "${!need[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || pkgs+=("${need[$cmd]}")
-done
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "bench-peers: missing packages: ${missing[*]} (run as root, or apt-get install them)" >&2
-    exit 1
-  fi
-  echo "bench-peers: apt-get install ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# Debian packages: what make test needs, plus what the reference helpers
+# build and run with.
+scripts/install-deps.sh pkg-config pass gnupg jq libsecret-1-dev
 
 export BENCH_PEERS_T0=$(date +%s)
 work=$(mktemp -d /tmp/keyport-bench-peers.XXXXXX)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# install-deps.sh: installs, from Debian's packages, every real component the
-# test suite runs against. Idempotent; needs root (CI runs as root).
+# install-deps.sh [PACKAGE...]: installs, from Debian's packages, every real
+# component the test suite runs against, and any PACKAGE named (the benchmark
+# adds its own). Idempotent; needs root (CI runs as root).
 set -euo pipefail
 
 # command → package that provides it
@@ -17,7 +18,7 @@ declare -A need=(
   [buildah]=buildah
   [chromium]=chromium
 )
-pkgs=(dbus-user-session)
+pkgs=(dbus-user-session "$@")
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || pkgs+=("${need[$cmd]}")
 done

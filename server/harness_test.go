@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/keyport/keyport/internal/testkit"
 	"github.com/keyport/keyport/server"
 	"github.com/keyport/keyport/server/storage"
 	"github.com/keyport/keyport/server/testdb"
@@ -24,25 +24,8 @@ type env struct {
 	db    testdb.DB
 	store storage.Store
 	url   string
-	logs  *syncBuffer
+	logs  *testkit.SyncBuffer
 	admin string // an unbound admin token of the default team
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // forEachStorage runs fn as a subtest against SQLite and PostgreSQL.
@@ -58,7 +41,7 @@ func forEachStorage(t *testing.T, fn func(t *testing.T, kind string)) {
 func newEnv(t testing.TB, kind string, configure ...func(*server.Config)) *env {
 	t.Helper()
 	db := testdb.New(t, kind)
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	logger := func(c *server.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/keyport/keyport/backends/remote"
 	"github.com/keyport/keyport/credhelper"
 	"github.com/keyport/keyport/server/storage"
+
+	"github.com/keyport/keyport/internal/testkit"
 )
 
 // faults are the ways the API fails. Each must end in a clear error (no
@@ -89,7 +91,7 @@ func TestFaultsWithACacheServeStale(t *testing.T) {
 			tok := a.token(storage.RoleReader, "api")
 			clk := newClock()
 			dir := t.TempDir()
-			var logs syncBuffer
+			var logs testkit.SyncBuffer
 			o := opts(a.url, tok, "api", dir, clk, &logs)
 			o.Timeout = faultTimeout
 			if _, err := remote.New(o).Get(ctx, "ghcr.io/acme"); err != nil {
@@ -161,7 +163,7 @@ func TestExhaustedRateLimitDefersRevalidation(t *testing.T) {
 	}
 	clk.Advance(remote.DefaultTTL + time.Second) // stale, but the window is spent
 	before := a.requests.Load()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	c, err := remote.New(opts(a.url, tok, "api", dir, clk, &logs)).Get(ctx, "ghcr.io/acme")
 	if err != nil || c.Secret != "ghp_acme" {
 		t.Fatalf("get = %+v, %v", c, err)

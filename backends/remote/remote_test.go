@@ -16,6 +16,8 @@ import (
 	"github.com/keyport/keyport/backends/remote"
 	"github.com/keyport/keyport/credhelper"
 	"github.com/keyport/keyport/server/storage"
+
+	"github.com/keyport/keyport/internal/testkit"
 )
 
 var ctx = context.Background()
@@ -230,7 +232,7 @@ func TestStaleOnErrorWithinGrace(t *testing.T) {
 	tok := a.token(storage.RoleReader, "api")
 	clk := newClock()
 	dir := t.TempDir()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	get := func(key string) (credhelper.Credentials, error) {
 		return remote.New(opts(a.url, tok, "api", dir, clk, &logs)).Get(ctx, key)
 	}

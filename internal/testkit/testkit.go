@@ -122,3 +122,21 @@ func Main(m *testing.M, found func(dir string)) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// SyncBuffer collects output (a logger's, say) from concurrent writers.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
