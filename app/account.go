@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/remote"
+	"github.com/keyport/keyport/backends/remote/httpapi"
 	"github.com/keyport/keyport/credhelper"
 	"github.com/keyport/keyport/protocol"
 )
@@ -62,7 +63,7 @@ func accountLogin(c *cli.Context) error {
 
 	// Prove the token against the API before saving anything; the first
 	// list also warms the cache.
-	opts, err := backends.RemoteOptions(cfg, backends.Options{Logger: protocol.Logger(c.App.ErrWriter)})
+	opts, err := backends.RemoteOptions(cfg, backends.Options{Logger: protocol.Logger(c.App.ErrWriter), RemoteAPI: httpapi.New})
 	if err != nil {
 		return err
 	}
@@ -178,7 +179,7 @@ func accountStatus(c *cli.Context) error {
 		return nil
 	}
 	fmt.Fprintf(out, "token:    %s\n", backends.TokenOrigin(cfg))
-	store, err := backends.OpenRemote(cfg, backends.Options{Logger: protocol.Logger(c.App.ErrWriter)})
+	store, err := backends.OpenRemote(cfg, backends.Options{Logger: protocol.Logger(c.App.ErrWriter), RemoteAPI: httpapi.New})
 	if err != nil {
 		return err
 	}

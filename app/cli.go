@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/remote/httpapi"
 	"github.com/keyport/keyport/credhelper"
 	"github.com/keyport/keyport/protocol"
 )
@@ -69,7 +70,7 @@ func quietUsageErrors(cmds []*cli.Command) {
 }
 
 func commands() []*cli.Command {
-	return []*cli.Command{loginCommand(), logoutCommand(), lsCommand(), importCommand(), configureCommand(), checkCommand(), accountCommand()}
+	return []*cli.Command{loginCommand(), logoutCommand(), lsCommand(), importCommand(), configureCommand(), checkCommand(), accountCommand(), apiCommand()}
 }
 
 // hoistFlags moves a command's flags in front of its positional arguments.
@@ -154,7 +155,7 @@ func openSession(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := backends.OpenWith(c.Context, cfg, backends.Options{Logger: protocol.Logger(c.App.ErrWriter)})
+	r, err := backends.OpenWith(c.Context, cfg, backends.Options{Logger: protocol.Logger(c.App.ErrWriter), RemoteAPI: httpapi.New})
 	if err != nil {
 		return nil, err
 	}

@@ -67,6 +67,7 @@ func RemoteOptions(cfg credhelper.Config, opts Options) (remote.Options, error) 
 		CacheDir: RemoteCacheDir(cfg),
 		CAFile:   os.Getenv(EnvAPICAFile),
 		Logger:   opts.Logger,
+		NewAPI:   opts.RemoteAPI,
 	}
 	for env, d := range map[string]*time.Duration{
 		EnvAPITimeout: &o.Timeout, EnvConnectTimeout: &o.ConnectTimeout,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyport/keyport/backends/env"
 	"github.com/keyport/keyport/backends/keychain"
+	"github.com/keyport/keyport/backends/remote"
 	"github.com/keyport/keyport/credhelper"
 )
 
@@ -23,6 +24,9 @@ type Options struct {
 	// Logger receives warnings meant for the person or the CI log (the
 	// remote store serving a stale cache). Nil discards them.
 	Logger *slog.Logger
+	// RemoteAPI reaches the account API for the remote store: httpapi.New in
+	// the keyport program, the route through keyport in the helper.
+	RemoteAPI func(remote.APIConfig) (remote.API, error)
 }
 
 // probeTimeout bounds the one-time check for a working keychain.

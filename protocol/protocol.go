@@ -36,7 +36,7 @@ func Open(ctx context.Context, stderr io.Writer) (*credhelper.Resolver, error) {
 	}
 	log := Logger(stderr)
 	log.Debug("keyport", "home", cfg.Home, "backend", cfg.Backend, "project", cfg.Project)
-	return backends.OpenWith(ctx, cfg, backends.Options{Logger: log})
+	return backends.OpenWith(ctx, cfg, backends.Options{Logger: log, RemoteAPI: CompanionAPI})
 }
 
 // DebugVar turns on diagnostics on stderr: the configuration used, each

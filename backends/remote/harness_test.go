@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyport/keyport/backends/remote"
+	"github.com/keyport/keyport/backends/remote/httpapi"
 	"github.com/keyport/keyport/server"
 	"github.com/keyport/keyport/server/storage"
 	"github.com/keyport/keyport/server/testdb"
@@ -137,6 +138,7 @@ func (c *clock) Advance(d time.Duration) {
 // in dir, on clk, logging to logs.
 func opts(url, token, project, dir string, clk *clock, logs io.Writer) remote.Options {
 	o := remote.Options{
+		NewAPI: httpapi.New,
 		APIURL: url, Project: project, CacheDir: dir,
 		Token:   func(context.Context) (string, error) { return token, nil },
 		Timeout: 2 * time.Second,

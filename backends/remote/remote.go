@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -71,8 +70,9 @@ type Options struct {
 	CAFile string
 	// Logger receives warnings (a stale answer). Nil discards them.
 	Logger *slog.Logger
-	// HTTPClient replaces the client built from the options (tests).
-	HTTPClient *http.Client
+	// NewAPI builds the client for the account API (httpapi.New, or the
+	// helper's route through the keyport program). Required.
+	NewAPI func(APIConfig) (API, error)
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
@@ -87,7 +87,7 @@ type Store struct {
 	mu       sync.Mutex
 	id       *identity
 	token    string
-	client   *Client
+	client   API
 	snap     *snapshot
 	listErr  error // the API failed for the list in this process: don't retry
 	warnedAt bool
@@ -332,21 +332,22 @@ func (s *Store) locked(ctx context.Context, fn func(context.Context) error) erro
 	return fn(ctx)
 }
 
-func (s *Store) api() (*Client, error) {
+func (s *Store) api() (API, error) {
 	if s.client != nil {
 		return s.client, nil
 	}
-	hc := s.opts.HTTPClient
-	if hc == nil {
-		var err error
-		hc, err = NewHTTPClient(HTTPOptions{ConnectTimeout: s.opts.ConnectTimeout, Timeout: s.opts.Timeout, CAFile: s.opts.CAFile})
-		if err != nil {
-			return nil, err
-		}
+	if s.opts.NewAPI == nil {
+		return nil, errors.New("remote store: no account API client configured")
 	}
-	s.client = NewClient(s.base, s.token, hc)
-	s.client.now, s.client.timeout = s.opts.Now, s.opts.Timeout
-	return s.client, nil
+	client, err := s.opts.NewAPI(APIConfig{
+		Base: s.base, Token: s.token, CAFile: s.opts.CAFile,
+		ConnectTimeout: s.opts.ConnectTimeout, Timeout: s.opts.Timeout, Now: s.opts.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.client = client
+	return client, nil
 }
 
 // apiFailed records what a failed call means for the cache: a rejected
@@ -426,7 +427,7 @@ func (s *Store) refresh(ctx context.Context) error {
 // project may use it. A list that omits restrictions or the registry (the
 // hosted API's shape) costs one GET for that credential — unless it is
 // unchanged since the last list, when the cache already knows.
-func (s *Store) build(ctx context.Context, client *Client, item Credential, prev *cachedCred) (cachedCred, bool, error) {
+func (s *Store) build(ctx context.Context, client API, item Credential, prev *cachedCred) (cachedCred, bool, error) {
 	c := cachedCred{ID: item.ID, Name: item.Name, Provider: item.Provider, UpdatedAt: item.UpdatedAt, Username: item.Username}
 	restr := item.Restrictions
 	keys := keysOf(item)
@@ -446,7 +447,7 @@ func (s *Store) build(ctx context.Context, client *Client, item Credential, prev
 	if restr == nil || keys == nil {
 		detail, _, err := client.Get(ctx, item.ID)
 		var ae *APIError
-		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		if errors.As(err, &ae) && ae.Status == 404 {
 			return c, false, nil // gone since the list, or not ours to read
 		}
 		if err != nil {
@@ -497,7 +498,7 @@ func (s *Store) fetchSecret(ctx context.Context, key, id string) error {
 		}
 		detail, rate, err := client.Get(ctx, id)
 		var ae *APIError
-		gone := errors.As(err, &ae) && ae.Status == http.StatusNotFound
+		gone := errors.As(err, &ae) && ae.Status == 404
 		if err != nil && !gone {
 			return fmt.Errorf("cannot fetch credential %q for %s: %w", id, key, s.apiFailed(err))
 		}

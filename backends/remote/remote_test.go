@@ -17,6 +17,7 @@ import (
 	"github.com/keyport/keyport/credhelper"
 	"github.com/keyport/keyport/server/storage"
 
+	"github.com/keyport/keyport/backends/remote/httpapi"
 	"github.com/keyport/keyport/internal/testkit"
 )
 
@@ -365,7 +366,7 @@ func TestMisconfigurationIsAnErrorNotANotFound(t *testing.T) {
 		{"no project", remote.Options{APIURL: "http://127.0.0.1:1", CacheDir: t.TempDir()}, "project"},
 		{"bad url", remote.Options{APIURL: "ftp://x", Project: "p", CacheDir: t.TempDir(), Token: noToken}, "http(s)"},
 		{"url with credentials", remote.Options{APIURL: "https://u:p@x", Project: "p", CacheDir: t.TempDir(), Token: noToken}, "must not hold credentials"},
-		{"no token", remote.Options{APIURL: "http://127.0.0.1:1", Project: "p", CacheDir: t.TempDir(), Token: noToken}, "account login"},
+		{"no token", remote.Options{NewAPI: httpapi.New, APIURL: "http://127.0.0.1:1", Project: "p", CacheDir: t.TempDir(), Token: noToken}, "account login"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := remote.New(tc.o).Get(ctx, "ghcr.io")

@@ -8,15 +8,10 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 
 	"github.com/keyport/keyport/credhelper"
 	"github.com/keyport/keyport/protocol"
 )
-
-// companion is the program that carries the management commands.
-const companion = "keyport"
 
 func main() {
 	if len(os.Args) == 2 && credhelper.ProtocolActions[os.Args[1]] {
@@ -29,25 +24,10 @@ func main() {
 // process where the OS allows (so signals and exit codes are its own), and
 // returns an exit code only when that fails.
 func runCompanion(args []string) int {
-	path, err := findCompanion()
+	path, err := protocol.Companion()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "keyport: %v\n", err)
 		return 1
 	}
 	return execCompanion(path, args)
-}
-
-func findCompanion() (string, error) {
-	if self, err := os.Executable(); err == nil {
-		if self, err = filepath.EvalSymlinks(self); err == nil {
-			beside := filepath.Join(filepath.Dir(self), companion)
-			if _, err := os.Stat(beside); err == nil {
-				return beside, nil
-			}
-		}
-	}
-	if path, err := exec.LookPath(companion); err == nil {
-		return path, nil
-	}
-	return "", fmt.Errorf("the management commands are in the %q program, which is not installed beside %s nor on PATH (install both: make build puts them in bin/)", companion, credhelper.HelperName)
 }
