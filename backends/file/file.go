@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -156,7 +157,11 @@ func (s *Store) read() (map[string]entry, error) {
 	if s.cached != nil && os.SameFile(st, s.cached.stat) && st.ModTime().Equal(s.cached.stat.ModTime()) && st.Size() == s.cached.stat.Size() {
 		return s.cached.entries, nil
 	}
-	h, err := sealedfile.Decode(f)
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("reading file store: %w", err)
+	}
+	h, err := sealedfile.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("file store %s is corrupt (not a keyport store): %w", s.path(StoreFile), err)
 	}
@@ -310,7 +315,13 @@ func (s *Store) write(h header, entries map[string]entry) error {
 	if err := h.Seal(key, plain); err != nil {
 		return err
 	}
-	if err := sealedfile.Write(s.path(StoreFile), h); err != nil {
+	// A key-file store is read on every get: the compact form skips JSON
+	// and base64. A passphrase store keeps JSON, which carries salt and cost.
+	write := sealedfile.WriteCompact
+	if h.KDF == kdfPassphrase {
+		write = sealedfile.Write
+	}
+	if err := write(s.path(StoreFile), h); err != nil {
 		return fmt.Errorf("file store: %w", err)
 	}
 	return nil

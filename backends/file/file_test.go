@@ -11,6 +11,7 @@ import (
 	"github.com/keyport/keyport/backends/file"
 	"github.com/keyport/keyport/backends/storetest"
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/internal/sealedfile"
 )
 
 func TestContract(t *testing.T) {
@@ -141,4 +142,33 @@ func BenchmarkPut(b *testing.B) {
 
 func TestReaderContract(t *testing.T) {
 	storetest.RunReader(t, storetest.Filled(func(t *testing.T) credhelper.Store { return file.New(t.TempDir(), file.Options{}) }))
+}
+
+// TestReadsJSONForm: a store written in the JSON form (keyport before the
+// compact form) still opens, and the next write turns it compact.
+func TestReadsJSONForm(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := file.New(dir, file.Options{})
+	if err := s.Put(ctx, credhelper.Credentials{ServerURL: "ghcr.io", Username: "u", Secret: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, file.StoreFile)
+	data, _ := os.ReadFile(path)
+	h, err := sealedfile.Parse(data)
+	if err != nil || !strings.HasPrefix(string(data), "KPSEAL1\n") {
+		t.Fatalf("new store is not compact: %.20q, %v", data, err)
+	}
+	if err := sealedfile.Write(path, h); err != nil { // the JSON form
+		t.Fatal(err)
+	}
+	if c, err := file.New(dir, file.Options{}).Get(ctx, "ghcr.io"); err != nil || c.Secret != "s" {
+		t.Fatalf("JSON form: %+v, %v", c, err)
+	}
+	if err := s.Put(ctx, credhelper.Credentials{ServerURL: "quay.io", Username: "q", Secret: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(path); !strings.HasPrefix(string(data), "KPSEAL1\n") {
+		t.Fatal("the next write did not turn the store compact")
+	}
 }

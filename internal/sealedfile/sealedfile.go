@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -46,17 +45,12 @@ type Header struct {
 // ErrFormat is wrapped when a file is not a sealed file of this version.
 var ErrFormat = errors.New("not a keyport sealed file")
 
-// Decode reads a header from r.
-func Decode(r io.Reader) (Header, error) {
-	var h Header
-	if err := json.NewDecoder(r).Decode(&h); err != nil {
-		return h, fmt.Errorf("%w: %w", ErrFormat, err)
-	}
-	return h, nil
-}
-
-// Parse reads a header from data.
+// Parse reads a header from data in either form: compact (see
+// MarshalCompact) or JSON.
 func Parse(data []byte) (Header, error) {
+	if bytes.HasPrefix(data, []byte(compactMagic)) {
+		return ParseCompact(data)
+	}
 	var h Header
 	if err := json.Unmarshal(data, &h); err != nil {
 		return h, fmt.Errorf("%w: %w", ErrFormat, err)
