@@ -9,7 +9,6 @@ package file
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -190,8 +189,8 @@ func (s *Store) open(h header) (map[string]entry, error) {
 		}
 		return nil, fmt.Errorf("file store %s cannot be decrypted: %s, or the file is damaged", s.path(StoreFile), hint)
 	}
-	entries := map[string]entry{}
-	if err := json.Unmarshal(plain, &entries); err != nil {
+	entries, err := decodeEntries(plain)
+	if err != nil {
 		return nil, fmt.Errorf("file store %s is corrupt: %w", s.path(StoreFile), err)
 	}
 	return entries, nil
@@ -308,11 +307,7 @@ func (s *Store) write(h header, entries map[string]entry) error {
 	if err != nil {
 		return err
 	}
-	plain, err := json.Marshal(entries)
-	if err != nil {
-		return err
-	}
-	if err := h.Seal(key, plain); err != nil {
+	if err := h.Seal(key, encodeEntries(entries)); err != nil {
 		return err
 	}
 	// A key-file store is read on every get: the compact form skips JSON
