@@ -24,3 +24,14 @@ done
   -name "keyport version" -cmd "bin/docker-credential-keyport version"
 scripts/bench-peers.sh
 scripts/bench-remote.sh
+
+echo "== keyportd under load (loopback, same 2 cores): SQLite, then PostgreSQL"
+go run ./server/loadtest -db sqlite
+pgdir=$(mktemp -d /tmp/keyport-bench-pg.XXXXXX)
+chmod 0755 "$pgdir"
+pg_env=$(scripts/postgres.sh start "$pgdir/pg")
+eval "$pg_env"
+go run ./server/loadtest -db postgres || status=$?
+scripts/postgres.sh stop "$pgdir/pg" >/dev/null 2>&1 || true
+rm -rf "$pgdir"
+exit "${status:-0}"
