@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/remote"
 	"github.com/keyport/keyport/backends/remote/httpapi"
 	"github.com/keyport/keyport/protocol"
@@ -69,9 +70,9 @@ func apiReply(c *cli.Context, call func(remote.API) remote.Reply) error {
 		if token == "" {
 			return remote.Reply{Error: remote.NewReplyError(errors.Join(errors.New("api: no token on stdin"), err))}
 		}
-		cfg := remote.APIConfig{Base: os.Getenv(protocol.EnvAPIBase), Token: token, CAFile: os.Getenv(protocol.EnvAPICAFile)}
-		cfg.Timeout, _ = time.ParseDuration(os.Getenv(protocol.EnvAPITimeout))
-		cfg.ConnectTimeout, _ = time.ParseDuration(os.Getenv(protocol.EnvAPIConnectTimeout))
+		cfg := remote.APIConfig{Base: os.Getenv(protocol.EnvAPIBase), Token: token, CAFile: os.Getenv(backends.EnvAPICAFile)}
+		cfg.Timeout, _ = time.ParseDuration(os.Getenv(backends.EnvAPITimeout))
+		cfg.ConnectTimeout, _ = time.ParseDuration(os.Getenv(backends.EnvConnectTimeout))
 		if cfg.Timeout <= 0 { // never unbounded, whatever the caller sent
 			cfg.Timeout = remote.DefaultTimeout
 		}

@@ -21,9 +21,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// The protocol verbs take the shortest path: no command-line framework,
 	// nothing opened that the action does not need.
 	if len(args) == 2 && credhelper.ProtocolActions[args[1]] {
-		return credhelper.ServeProtocol(ctx, args[1], stdin, stdout, func() (*credhelper.Resolver, error) {
-			return protocol.Open(ctx, stderr)
-		})
+		return protocol.Main(ctx, args[1], stdin, stdout, stderr)
 	}
 	return runCLI(ctx, args, stdin, stdout, stderr)
 }

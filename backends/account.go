@@ -150,14 +150,14 @@ func readTokenFile(path string) (string, error) {
 }
 
 // tokenStores are where a saved token may be: the chain's own local secure
-// store; without one, the file store and then (only where a session bus is
+// store; without one, the file store and then (only where a keychain is
 // likely, so a headless runner never waits) the keychain.
 func tokenStores(cfg credhelper.Config) []ItemStore {
 	if s := chainItemStore(cfg); s != nil {
 		return []ItemStore{s}
 	}
 	out := []ItemStore{fileStore(cfg)}
-	if sessionBusLikely() {
+	if keychainLikely() {
 		out = append(out, keychainStore(cfg))
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/keyport/keyport/backends/env"
@@ -77,13 +78,13 @@ func openOne(name string, cfg credhelper.Config, opts Options) (credhelper.Reade
 	case "env":
 		return env.New(os.Environ()), nil
 	}
-	return nil, fmt.Errorf("unknown backend %q in KEYPORT_BACKEND (known: keychain, file, env, remote)", name)
+	return nil, fmt.Errorf("unknown backend %q in KEYPORT_BACKEND (known: %s)", name, strings.Join(Names, ", "))
 }
 
 // DefaultBackend is "keychain" when an OS keychain answers within a second,
 // else "file". On Linux without a session bus it does not even try.
 func DefaultBackend(ctx context.Context, cfg credhelper.Config) string {
-	if runtime.GOOS == "linux" && !sessionBusLikely() {
+	if !keychainLikely() {
 		return "file"
 	}
 	kc := keychain.New(keychain.Options{Timeout: probeTimeout})
@@ -91,6 +92,12 @@ func DefaultBackend(ctx context.Context, cfg credhelper.Config) string {
 		return "file"
 	}
 	return "keychain"
+}
+
+// keychainLikely says whether asking the OS keychain could work without a
+// wait: always on macOS and Windows, on Linux only with a session bus.
+func keychainLikely() bool {
+	return runtime.GOOS != "linux" || sessionBusLikely()
 }
 
 // sessionBusLikely says whether godbus could find a session bus: from the

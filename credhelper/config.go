@@ -1,6 +1,7 @@
 package credhelper
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,38 +102,42 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	return c, nil
 }
 
-// SaveConfig writes the file-backed part of the settings atomically, keeping
-// keys this version does not know.
+// SaveConfig updates the file-backed part of the settings: a locked
+// read-modify-write and an atomic replace, so a helper recording its backend
+// and `account login` at the same moment lose neither change. Keys this
+// version does not know are kept.
 func SaveConfig(home string, update func(*Config)) error {
-	c := Config{Home: home}
-	raw := map[string]json.RawMessage{}
-	if data, err := os.ReadFile(c.Path()); err == nil {
-		if err := json.Unmarshal(data, &raw); err != nil {
-			return fmt.Errorf("config %s is not valid JSON: %w", c.Path(), err)
-		}
-		_ = json.Unmarshal(data, &c)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("reading config: %w", err)
-	}
-	update(&c)
-	known, _ := json.Marshal(c)
-	var fields map[string]json.RawMessage
-	_ = json.Unmarshal(known, &fields)
-	for _, k := range []string{"backend", "apiURL", "project", "team", "providers"} {
-		if v, ok := fields[k]; ok {
-			raw[k] = v
-		} else {
-			delete(raw, k)
-		}
-	}
-	out, err := json.MarshalIndent(raw, "", "  ")
-	if err != nil {
-		return err
-	}
+	path := Config{Home: home}.Path()
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", home, err)
 	}
-	return WriteFileAtomic(c.Path(), append(out, '\n'), 0o600)
+	_, err := dockerconfig.Update(context.Background(), path, func(old []byte) ([]byte, error) {
+		raw := map[string]json.RawMessage{}
+		c := Config{Home: home}
+		if len(old) > 0 {
+			if err := json.Unmarshal(old, &raw); err != nil {
+				return nil, fmt.Errorf("config is not valid JSON: %w", err)
+			}
+			_ = json.Unmarshal(old, &c)
+		}
+		update(&c)
+		known, _ := json.Marshal(c)
+		var fields map[string]json.RawMessage
+		_ = json.Unmarshal(known, &fields)
+		for _, k := range []string{"backend", "apiURL", "project", "team", "providers"} {
+			if v, ok := fields[k]; ok {
+				raw[k] = v
+			} else {
+				delete(raw, k)
+			}
+		}
+		out, err := json.MarshalIndent(raw, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		return append(out, '\n'), nil
+	})
+	return err
 }
 
 // WriteFileAtomic replaces path so readers see the old or the new file,

@@ -45,6 +45,10 @@ func (p *AuthProblem) Error() string {
 	if p.Key == "" {
 		return fmt.Sprintf("auths: %v", p.Err)
 	}
+	if strings.Contains(p.Key, "@") {
+		// "https://user:password@host": naming it would print the password.
+		return fmt.Sprintf("auths entry with credentials in its key: %v", p.Err)
+	}
 	return fmt.Sprintf("auths entry %q: %v", p.Key, p.Err)
 }
 

@@ -245,3 +245,19 @@ func TestHostileInputAPI(t *testing.T) {
 	}
 	_ = bytes.MinRead
 }
+
+// TestImportKeyWithPassword: an auths key carrying user:password is skipped
+// without the password reaching the output.
+func TestImportKeyWithPassword(t *testing.T) {
+	work := t.TempDir()
+	cfg := filepath.Join(work, "config.json")
+	os.WriteFile(cfg, []byte(`{"auths": {"https://me:`+canary+`@ghcr.io": {"auth": "bWU6cHc="}}}`), 0o600)
+	env := testkit.Env("KEYPORT_HOME="+filepath.Join(work, "kp"), "KEYPORT_BACKEND=file", "HOME="+work)
+	r := run(t, env, nil, helperBin, "import", "--from", cfg)
+	if r.code != 1 || !strings.Contains(r.stderr, "skipped auths entry with credentials in its key") {
+		t.Fatalf("import: %+v", r)
+	}
+	if strings.Contains(r.stdout+r.stderr, canary) {
+		t.Fatalf("the password in the key was printed: %q", r.stderr)
+	}
+}

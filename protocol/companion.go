@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/remote"
 	"github.com/keyport/keyport/credhelper"
 )
@@ -44,13 +45,9 @@ func CompanionAPI(cfg remote.APIConfig) (remote.API, error) {
 	return companionAPI{cfg: cfg}, nil
 }
 
-// API settings passed to `keyport api` in its environment.
-const (
-	EnvAPIBase           = "KEYPORT_API_BASE"
-	EnvAPICAFile         = "KEYPORT_API_CA_FILE"
-	EnvAPITimeout        = "KEYPORT_API_TIMEOUT"
-	EnvAPIConnectTimeout = "KEYPORT_API_CONNECT_TIMEOUT"
-)
+// EnvAPIBase passes the API root to `keyport api`; the CA file and the
+// deadlines go in the variables people set (backends.EnvAPICAFile, ...).
+const EnvAPIBase = "KEYPORT_API_BASE"
 
 func (a companionAPI) List(ctx context.Context, project string) ([]remote.Credential, remote.RateInfo, error) {
 	r, err := a.run(ctx, "list", "--project", project)
@@ -85,8 +82,8 @@ func (a companionAPI) run(ctx context.Context, args ...string) (remote.Reply, er
 	}
 	cmd := exec.CommandContext(ctx, path, append([]string{"api"}, args...)...)
 	cmd.Env = append(os.Environ(),
-		EnvAPIBase+"="+a.cfg.Base, EnvAPICAFile+"="+a.cfg.CAFile,
-		EnvAPITimeout+"="+a.cfg.Timeout.String(), EnvAPIConnectTimeout+"="+a.cfg.ConnectTimeout.String())
+		EnvAPIBase+"="+a.cfg.Base, backends.EnvAPICAFile+"="+a.cfg.CAFile,
+		backends.EnvAPITimeout+"="+a.cfg.Timeout.String(), backends.EnvConnectTimeout+"="+a.cfg.ConnectTimeout.String())
 	cmd.Stdin = bytes.NewReader([]byte(a.cfg.Token + "\n"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -20,8 +20,7 @@ import (
 //
 // It installs no signal handler: stores write by atomic rename, so being
 // interrupted never leaves a half-written file, and a handler costs start-up.
-func Main(action string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx := context.Background()
+func Main(ctx context.Context, action string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return credhelper.ServeProtocol(ctx, action, stdin, stdout, func() (*credhelper.Resolver, error) {
 		return Open(ctx, stderr)
 	})

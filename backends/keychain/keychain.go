@@ -113,36 +113,33 @@ func (s *Store) call(ctx context.Context, op func() (string, error)) (string, er
 	}()
 	select {
 	case r := <-done:
-		if vanished(r.err) {
-			return "", keyring.ErrNotFound
-		}
 		if r.err != nil && !errors.Is(r.err, keyring.ErrNotFound) {
 			return "", &UnavailableError{Err: r.err}
 		}
 		return r.v, r.err
 	case <-ctx.Done():
-		return "", &UnavailableError{Err: fmt.Errorf("no answer within %s", s.opts.Timeout)}
+		return "", &UnavailableError{Err: fmt.Errorf("no answer in time (deadline %s): %w", s.opts.Timeout, ctx.Err())}
 	}
 }
 
 // vanished reports the Secret Service's answer for an item another process
-// deleted between go-keyring finding it and reading it: a miss, not an
-// outage.
+// deleted between go-keyring finding it and reading its secret: a miss, not
+// an outage. Only reads map it (see get); nothing else is excused.
 func vanished(err error) bool {
 	var derr dbus.Error
 	if !errors.As(err, &derr) {
 		return false
 	}
-	switch derr.Name {
-	case "org.freedesktop.DBus.Error.UnknownObject", "org.freedesktop.DBus.Error.UnknownInterface",
-		"org.freedesktop.DBus.Error.UnknownMethod", "org.freedesktop.Secret.Error.NoSuchObject":
-		return true
-	}
-	return false
+	return derr.Name == "org.freedesktop.DBus.Error.UnknownObject" || derr.Name == "org.freedesktop.Secret.Error.NoSuchObject"
 }
 
 func (s *Store) get(ctx context.Context, user string) (string, error) {
-	return s.call(ctx, func() (string, error) { return keyring.Get(Service, user) })
+	v, err := s.call(ctx, func() (string, error) { return keyring.Get(Service, user) })
+	var unavailable *UnavailableError
+	if errors.As(err, &unavailable) && vanished(unavailable.Err) {
+		return "", keyring.ErrNotFound
+	}
+	return v, err
 }
 
 func (s *Store) set(ctx context.Context, user, value string) error {
@@ -160,7 +157,7 @@ func (s *Store) del(ctx context.Context, user string) error {
 
 // Probe reports whether a keychain answers, within the store's deadline.
 func (s *Store) Probe(ctx context.Context) error {
-	_, err := s.get(ctx, indexUser)
+	_, err := s.call(ctx, func() (string, error) { return keyring.Get(Service, indexUser) })
 	if errors.Is(err, keyring.ErrNotFound) {
 		return nil
 	}
@@ -189,7 +186,9 @@ func (s *Store) load(ctx context.Context, user string) (string, error) {
 				break // replaced while we read: start over
 			}
 			if err != nil {
-				return "", fmt.Errorf("keychain item %s is missing chunk %d of %d: %w", user, i, p.count, err)
+				// Damage, not a miss: it must not read as ErrNotFound and
+				// send the resolver on to a weaker store.
+				return "", fmt.Errorf("keychain item %s is missing chunk %d of %d: %v", user, i, p.count, err)
 			}
 			b.WriteString(part)
 			if i == p.count {

@@ -129,7 +129,7 @@ func TestDeadline(t *testing.T) {
 	s := keychain.New(keychain.Options{Timeout: time.Nanosecond})
 	_, err := s.Get(context.Background(), "ghcr.io")
 	var unavailable *keychain.UnavailableError
-	if !errors.As(err, &unavailable) || !strings.Contains(err.Error(), "no answer within") {
+	if !errors.As(err, &unavailable) || !strings.Contains(err.Error(), "no answer in time") {
 		t.Fatalf("err = %v, want a deadline error", err)
 	}
 }

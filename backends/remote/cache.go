@@ -140,6 +140,7 @@ func (s *snapshot) data() *cacheData {
 		var d cacheData
 		if err := json.Unmarshal(s.coldRaw, &d); err != nil {
 			d = cacheData{}
+			s.hot = hotData{} // treated as never validated: revalidate
 		}
 		s.setFull(d)
 	}

@@ -485,6 +485,11 @@ func (s *Store) fetchSecret(ctx context.Context, key, id string) error {
 		return fmt.Errorf("cannot fetch the credential for %s: %w", key, &RateLimitedError{Until: r})
 	}
 	return s.locked(ctx, func(ctx context.Context) error {
+		if !s.snap.validated() {
+			// Another helper dropped the cache (a 401) or it no longer reads:
+			// fail closed rather than let the caller see "not found".
+			return fmt.Errorf("cannot fetch the credential for %s: %w: the account cache was dropped meanwhile; try again", key, ErrUnavailable)
+		}
 		c := s.snap.winner(key)
 		if c == nil || c.ID != id {
 			return nil // changed by another helper: the caller looks again

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -15,7 +16,7 @@ import (
 
 func main() {
 	if len(os.Args) == 2 && credhelper.ProtocolActions[os.Args[1]] {
-		os.Exit(protocol.Main(os.Args[1], os.Stdin, os.Stdout, os.Stderr))
+		os.Exit(protocol.Main(context.Background(), os.Args[1], os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(runCompanion(os.Args[1:]))
 }

@@ -37,7 +37,10 @@ type Daemon struct {
 	cmd  *exec.Cmd
 	mu   sync.Mutex
 	logs bytes.Buffer
-	done chan error
+	// exited is closed once the process has been waited for; waitErr is
+	// its result then.
+	exited  chan struct{}
+	waitErr error
 }
 
 // Logs is what keyportd wrote to stderr so far.
@@ -60,7 +63,7 @@ func StartKeyportd(t testing.TB, bin string, env []string, args ...string) *Daem
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &Daemon{cmd: cmd, done: make(chan error, 1)}
+	d := &Daemon{cmd: cmd, exited: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -76,14 +79,15 @@ func StartKeyportd(t testing.TB, bin string, env []string, args ...string) *Daem
 				}
 			}
 		}
-		d.done <- cmd.Wait()
+		d.waitErr = cmd.Wait()
+		close(d.exited)
 	}()
 	t.Cleanup(func() { d.Kill() })
 	select {
 	case a := <-addr:
 		d.URL = "http://" + a
-	case err := <-d.done:
-		t.Fatalf("keyportd serve exited: %v\n%s", err, d.Logs())
+	case <-d.exited:
+		t.Fatalf("keyportd serve exited: %v\n%s", d.waitErr, d.Logs())
 	case <-time.After(30 * time.Second):
 		t.Fatal("keyportd serve did not start listening")
 	}
@@ -92,11 +96,13 @@ func StartKeyportd(t testing.TB, bin string, env []string, args ...string) *Daem
 
 // Kill stops keyportd at once (an outage), and waits for it to exit.
 func (d *Daemon) Kill() {
-	if d.cmd.ProcessState != nil {
+	select {
+	case <-d.exited:
 		return
+	default:
 	}
 	_ = d.cmd.Process.Signal(syscall.SIGKILL)
-	<-d.done
+	<-d.exited
 }
 
 // Env is os.Environ with overrides.
