@@ -91,7 +91,7 @@ func ServeProtocol(ctx context.Context, action string, stdin io.Reader, stdout i
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stdout, oneLine(protocolError(action, err)))
+	fmt.Fprintln(stdout, OneLine(protocolError(action, err), 0))
 	return 1
 }
 
@@ -112,9 +112,15 @@ func protocolError(action string, err error) string {
 	return err.Error()
 }
 
-// oneLine keeps an error to the single stdout line the protocol allows.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+// OneLine folds s to one line of single spaces, cut at max bytes (no cut
+// when max <= 0): for errors on the protocol's one stdout line and for text
+// a server or a child process sent, which ends up in messages.
+func OneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if max > 0 && len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
 }
 
 var errInputTooLarge = fmt.Errorf("input larger than %d bytes", MaxProtocolInput)

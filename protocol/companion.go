@@ -92,17 +92,10 @@ func (a companionAPI) run(ctx context.Context, args ...string) (remote.Reply, er
 		if err == nil {
 			err = jerr
 		}
-		return reply, fmt.Errorf("%w: keyport api: %w %s", remote.ErrUnavailable, err, oneLine(stderr.String()))
+		return reply, fmt.Errorf("%w: keyport api: %w %s", remote.ErrUnavailable, err, credhelper.OneLine(stderr.String(), 300))
 	}
 	if reply.Error != nil {
 		return reply, reply.Error.Err()
 	}
 	return reply, nil
-}
-
-func oneLine(s string) string {
-	if len(s) > 300 {
-		s = s[:300]
-	}
-	return string(bytes.Join(bytes.Fields([]byte(s)), []byte(" ")))
 }

@@ -283,14 +283,11 @@ func withStore(c *cli.Context, getenv Env, fn func(context.Context, storage.Stor
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 60*time.Second)
 	defer cancel()
-	st, err := storage.Open(ctx, dsn)
+	st, err := storage.OpenMigrated(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
 	return fn(ctx, st)
 }
 
@@ -323,14 +320,11 @@ func serve(c *cli.Context, stderr io.Writer, getenv Env) error {
 
 	openCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	st, err := storage.Open(openCtx, dsn)
+	st, err := storage.OpenMigrated(openCtx, dsn)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(openCtx); err != nil {
-		return err
-	}
 	genPath := ""
 	if p := storage.SQLitePath(dsn); p != "" {
 		genPath = p + ".key"

@@ -63,14 +63,11 @@ func run() error {
 	}
 	defer cleanup()
 
-	st, err := storage.Open(ctx, dsn)
+	st, err := storage.OpenMigrated(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
 	key := make([]byte, seal.KeySize)
 	_, _ = rand.Read(key)
 	sealer, err := seal.New(key)

@@ -145,6 +145,20 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 	return nil, fmt.Errorf("unsupported database %q: want sqlite:PATH or a postgres:// URL", redactDSN(dsn))
 }
 
+// OpenMigrated opens the database a DSN names and brings its schema up to
+// date: what every program and test that serves from it needs first.
+func OpenMigrated(ctx context.Context, dsn string) (Store, error) {
+	st, err := Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
 // SQLitePath returns the file a sqlite DSN names, or "" for other DSNs.
 func SQLitePath(dsn string) string {
 	if !strings.HasPrefix(dsn, "sqlite:") && !strings.HasPrefix(dsn, "file:") {

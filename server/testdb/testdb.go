@@ -160,14 +160,11 @@ func randomHex(n int) string {
 func Handler(t testing.TB, dsn string, configure ...func(*server.Config)) (http.Handler, storage.Store) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := storage.Open(ctx, dsn)
+	st, err := storage.OpenMigrated(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	key := make([]byte, seal.KeySize)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)

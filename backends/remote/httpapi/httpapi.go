@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keyport/keyport/backends/remote"
+	"github.com/keyport/keyport/credhelper"
 	"github.com/keyport/keyport/internal/certpool"
 )
 
@@ -200,7 +201,7 @@ func (c *Client) do(ctx context.Context, path string, limit int64, out any) (rem
 			} `json:"error"`
 		}
 		if json.Unmarshal(body, &eb) == nil {
-			e.Message, e.RequestID = oneLine(eb.Error.Message, 300), oneLine(eb.Error.ID, 64)
+			e.Message, e.RequestID = credhelper.OneLine(eb.Error.Message, 300), credhelper.OneLine(eb.Error.ID, 64)
 		}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			e.RetryAt = c.retryAt(resp.Header, rate)
@@ -259,7 +260,7 @@ func (c *Client) retryAt(h http.Header, rate remote.RateInfo) time.Time {
 
 func contentType(resp *http.Response) string {
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		return "Content-Type " + oneLine(ct, 80)
+		return "Content-Type " + credhelper.OneLine(ct, 80)
 	}
 	return "no Content-Type"
 }
@@ -275,13 +276,4 @@ func redactURLError(err error) error {
 		}
 	}
 	return err
-}
-
-// oneLine keeps server-sent text to one bounded line.
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return s
 }
