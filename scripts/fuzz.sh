@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# fuzz.sh DURATION: runs every Go fuzz target in the module for DURATION each.
+# fuzz.sh BUDGET: runs every Go fuzz target in the module for BUDGET each: a
+# duration (60s) or an input count (3000x). On Go 1.26 a duration can end in
+# a spurious "context deadline exceeded" with no failing input
+# (go.dev/issue/75804); a real failure writes a reproducer under testdata/fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 time=${1:-30s}
