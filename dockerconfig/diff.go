@@ -2,9 +2,7 @@ package dockerconfig
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
-	"sync"
 )
 
 // contextLines is how many unchanged lines surround each hunk, as in diff -u.
@@ -14,18 +12,79 @@ const contextLines = 3
 // the diff falls back to "everything removed, everything added".
 const maxDiffCells = 4 << 20
 
-// secretField matches a JSON member whose string value is a credential. It
-// is compiled on first use: this package is on the helper's start-up path
-// (atomic writes) and a diff is rare.
-var secretField = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?i)("(?:auth|password|identitytoken|registrytoken)"\s*:\s*)"(?:[^"\\]|\\.)*"`)
-})
+// secretKeys are the members whose string values are credentials.
+var secretKeys = []string{"auth", "password", "identitytoken", "registrytoken"}
 
-// RedactSecrets masks the values of "auth", "password", "identitytoken" and
-// "registrytoken" members so a diff of a config.json can be shown on a
-// terminal or in CI logs.
+// RedactSecrets masks the string values of "auth", "password",
+// "identitytoken" and "registrytoken" members (any case) so a diff of a
+// config.json can be shown on a terminal or in CI logs. It scans JSON string
+// tokens rather than parsing, so it also works on text that is not valid
+// JSON, and it does not pull regexp into the helper, which links this
+// package for its atomic writes.
 func RedactSecrets(data []byte) []byte {
-	return secretField().ReplaceAll(data, []byte(`$1"<redacted>"`))
+	var out []byte
+	copied := 0 // data[:copied] is already in out
+	for i := 0; i < len(data); {
+		if data[i] != '"' {
+			i++
+			continue
+		}
+		keyEnd := stringEnd(data, i)
+		if keyEnd < 0 {
+			break
+		}
+		j := skipSpace(data, keyEnd)
+		if j >= len(data) || data[j] != ':' || !isSecretKey(data[i+1:keyEnd-1]) {
+			i = keyEnd
+			continue
+		}
+		v := skipSpace(data, j+1)
+		if v >= len(data) || data[v] != '"' {
+			i = v
+			continue
+		}
+		vEnd := stringEnd(data, v)
+		if vEnd < 0 {
+			vEnd = len(data) // an unterminated value is masked to the end
+		}
+		out = append(out, data[copied:v]...)
+		out = append(out, `"<redacted>"`...)
+		copied, i = vEnd, vEnd
+	}
+	if out == nil {
+		return data
+	}
+	return append(out, data[copied:]...)
+}
+
+// stringEnd returns the index just past the JSON string starting at
+// data[start] (a '"'), or -1 when it is not closed.
+func stringEnd(data []byte, start int) int {
+	for i := start + 1; i < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func isSecretKey(name []byte) bool {
+	for _, k := range secretKeys {
+		if strings.EqualFold(string(name), k) {
+			return true
+		}
+	}
+	return false
 }
 
 // Diff returns a unified-style line diff (hunks with "@@ -a,b +c,d @@"

@@ -69,3 +69,25 @@ func TestDiffNeverShowsSecrets(t *testing.T) {
 		t.Errorf("diff does not show the removed entry:\n%s", diff)
 	}
 }
+
+func TestRedactSecrets(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"auth value", `{"auth": "dXNlcjpwdw=="}`, `{"auth": "<redacted>"}`},
+		{"any case, no spaces", `{"Password":"pw","IdentityToken":"t"}`, `{"Password":"<redacted>","IdentityToken":"<redacted>"}`},
+		{"registrytoken across lines", "{\"registrytoken\" :\n\t\"tok\"}", "{\"registrytoken\" :\n\t\"<redacted>\"}"},
+		{"escaped quote inside the value", `{"password": "a\"b\\", "x": 1}`, `{"password": "<redacted>", "x": 1}`},
+		{"other members kept", `{"username": "u", "email": "auth"}`, `{"username": "u", "email": "auth"}`},
+		{"a key name as a value is not a key", `["auth", "pw"]`, `["auth", "pw"]`},
+		{"non-string value kept", `{"auth": null, "password": 5}`, `{"auth": null, "password": 5}`},
+		{"unterminated value masked to the end", `{"auth": "dXNl`, `{"auth": "<redacted>"`},
+		{"unterminated key", `{"auth`, `{"auth`},
+		{"no secrets", "plain text\n", "plain text\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(RedactSecrets([]byte(tt.in))); got != tt.want {
+				t.Errorf("RedactSecrets(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
