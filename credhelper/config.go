@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/keyport/keyport/dockerconfig"
+	"github.com/keyport/keyport/internal/smallfile"
 )
 
 // ConfigFile is the name of the settings file under KEYPORT_HOME.
@@ -81,7 +82,7 @@ func LoadConfig(getenv Getenv) (Config, error) {
 		return Config{}, err
 	}
 	c := Config{Home: home}
-	data, err := os.ReadFile(c.Path())
+	data, _, err := smallfile.ReadFile(c.Path())
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -91,12 +92,15 @@ func LoadConfig(getenv Getenv) (Config, error) {
 			return c, fmt.Errorf("config %s is not valid JSON: %w", c.Path(), err)
 		}
 	}
-	for env, field := range map[string]*string{
-		"KEYPORT_BACKEND": &c.Backend, "KEYPORT_API_URL": &c.APIURL,
-		"KEYPORT_PROJECT": &c.Project, "KEYPORT_TEAM": &c.Team,
+	for _, o := range []struct {
+		env   string
+		field *string
+	}{
+		{"KEYPORT_BACKEND", &c.Backend}, {"KEYPORT_API_URL", &c.APIURL},
+		{"KEYPORT_PROJECT", &c.Project}, {"KEYPORT_TEAM", &c.Team},
 	} {
-		if v := getenv(env); v != "" {
-			*field = v
+		if v := getenv(o.env); v != "" {
+			*o.field = v
 		}
 	}
 	return c, nil

@@ -78,7 +78,7 @@ func ServeProtocol(ctx context.Context, action string, stdin io.Reader, stdout i
 		fmt.Fprintf(stdout, "%s (%s) %s\n", HelperName, ModulePath, VersionString())
 		return 0
 	}
-	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+	ctx, cancel := withLazyDeadline(ctx, time.Now().Add(DefaultTimeout))
 	defer cancel()
 	err := func() error {
 		r, err := open()
@@ -123,7 +123,11 @@ func OneLine(s string, max int) string {
 	return s
 }
 
-var errInputTooLarge = fmt.Errorf("input larger than %d bytes", MaxProtocolInput)
+// errInputTooLarge is built from constants: a fmt call at package init
+// would run on every helper start.
+var errInputTooLarge = errors.New("input larger than " + maxProtocolInputText)
+
+const maxProtocolInputText = "64 KiB"
 
 type limitedReader struct {
 	r    io.Reader

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyport/keyport/internal/sealedfile"
+	"github.com/keyport/keyport/internal/smallfile"
 )
 
 // kdfToken marks a cache sealed under a key derived from the API token.
@@ -190,7 +191,7 @@ func (s *snapshot) validated() bool { return s != nil && !s.hot.FetchedAt.IsZero
 // readCache reads and opens the cache; (nil, nil) when there is none or it
 // cannot be used (damaged, another format): a cache is only ever a copy.
 func readCache(id identity) (*snapshot, error) {
-	data, err := os.ReadFile(id.path)
+	data, _, err := smallfile.ReadFile(id.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
