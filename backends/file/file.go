@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/keyport/keyport/credhelper"
 	"github.com/keyport/keyport/internal/sealedfile"
+	"github.com/keyport/keyport/internal/smallfile"
 )
 
 // File names under the store's directory.
@@ -62,9 +62,33 @@ type Store struct {
 	cached *snapshot // last decrypted state, reused while the file is unchanged
 }
 
+// snapshot is one decrypted version of the store file. A get scans plain
+// for its one record; the map of every entry is built only for a list or
+// an edit.
 type snapshot struct {
-	stat    os.FileInfo
+	stamp smallfile.Stamp
+	plain []byte // the sealed entry list, decrypted; nil for no store; never modified
+
+	once    sync.Once
 	entries map[string]entry
+	err     error
+}
+
+func (sn *snapshot) lookup(key string) (entry, bool, error) {
+	if sn.plain == nil {
+		return entry{}, false, nil
+	}
+	return lookupEntry(sn.plain, key)
+}
+
+func (sn *snapshot) all() (map[string]entry, error) {
+	sn.once.Do(func() {
+		sn.entries = map[string]entry{}
+		if sn.plain != nil {
+			sn.entries, sn.err = decodeEntries(sn.plain)
+		}
+	})
+	return sn.entries, sn.err
 }
 
 // header is the on-disk format (internal/sealedfile): everything but the KDF
@@ -92,11 +116,14 @@ func (s *Store) path(name string) string { return filepath.Join(s.dir, name) }
 // Get implements credhelper.Reader. It takes no lock: writers replace the
 // file by rename, so a reader sees a whole old or a whole new file.
 func (s *Store) Get(ctx context.Context, key string) (credhelper.Credentials, error) {
-	entries, err := s.read()
+	sn, err := s.read()
 	if err != nil {
 		return credhelper.Credentials{}, err
 	}
-	e, ok := entries[key]
+	e, ok, err := sn.lookup(key)
+	if err != nil {
+		return credhelper.Credentials{}, s.corrupt(err)
+	}
 	if !ok || isItemName(key) {
 		return credhelper.Credentials{}, fmt.Errorf("file store: %s: %w", key, credhelper.ErrNotFound)
 	}
@@ -105,7 +132,7 @@ func (s *Store) Get(ctx context.Context, key string) (credhelper.Credentials, er
 
 // List implements credhelper.Reader.
 func (s *Store) List(ctx context.Context) (map[string]string, error) {
-	entries, err := s.read()
+	entries, err := s.entries()
 	if err != nil {
 		return nil, err
 	}
@@ -137,43 +164,51 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	})
 }
 
-// read returns the decrypted entries; a missing store is empty.
-func (s *Store) read() (map[string]entry, error) {
+// read returns the store's current snapshot; a missing store is empty.
+func (s *Store) read() (*snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, err := os.Open(s.path(StoreFile))
+	data, stamp, err := smallfile.ReadFile(s.path(StoreFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]entry{}, nil
+		return &snapshot{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening file store: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("opening file store: %w", err)
-	}
-	if s.cached != nil && os.SameFile(st, s.cached.stat) && st.ModTime().Equal(s.cached.stat.ModTime()) && st.Size() == s.cached.stat.Size() {
-		return s.cached.entries, nil
-	}
-	data := make([]byte, st.Size())
-	if _, err := io.ReadFull(f, data); err != nil {
 		return nil, fmt.Errorf("reading file store: %w", err)
+	}
+	if s.cached != nil && stamp.Same(s.cached.stamp) {
+		return s.cached, nil
 	}
 	h, err := sealedfile.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("file store %s is corrupt (not a keyport store): %w", s.path(StoreFile), err)
 	}
-	entries, err := s.open(h)
+	plain, err := s.open(h)
 	if err != nil {
 		return nil, err
 	}
-	s.cached = &snapshot{stat: st, entries: entries}
-	return entries, nil
+	s.cached = &snapshot{stamp: stamp, plain: plain}
+	return s.cached, nil
 }
 
-// open decrypts a header's box.
-func (s *Store) open(h header) (map[string]entry, error) {
+// entries is every entry of the current snapshot, shared: copy before editing.
+func (s *Store) entries() (map[string]entry, error) {
+	sn, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	m, err := sn.all()
+	if err != nil {
+		return nil, s.corrupt(err)
+	}
+	return m, nil
+}
+
+func (s *Store) corrupt(err error) error {
+	return fmt.Errorf("file store %s is corrupt: %w", s.path(StoreFile), err)
+}
+
+// open decrypts a header's box into the entry list.
+func (s *Store) open(h header) ([]byte, error) {
 	if !h.Valid() {
 		return nil, fmt.Errorf("file store %s has an unknown format (version %d)", s.path(StoreFile), h.Version)
 	}
@@ -189,11 +224,7 @@ func (s *Store) open(h header) (map[string]entry, error) {
 		}
 		return nil, fmt.Errorf("file store %s cannot be decrypted: %s, or the file is damaged", s.path(StoreFile), hint)
 	}
-	entries, err := decodeEntries(plain)
-	if err != nil {
-		return nil, fmt.Errorf("file store %s is corrupt: %w", s.path(StoreFile), err)
-	}
-	return entries, nil
+	return plain, nil
 }
 
 // key finds the store key the header names; create makes a key file when
@@ -212,7 +243,7 @@ func (s *Store) key(h header, create bool) (*[32]byte, error) {
 		copy(key[:], k)
 		return &key, nil
 	case kdfKeyFile:
-		data, err := os.ReadFile(s.path(KeyFile))
+		data, _, err := smallfile.ReadFile(s.path(KeyFile))
 		if errors.Is(err, fs.ErrNotExist) && create {
 			if _, err := rand.Read(key[:]); err != nil {
 				return nil, err
@@ -252,11 +283,13 @@ func (s *Store) update(ctx context.Context, fn func(map[string]entry) error) err
 	}
 	entries := map[string]entry{}
 	if h.Box != nil {
-		if entries, err = s.open(h); err != nil {
+		plain, err := s.open(h)
+		if err != nil {
 			return err
 		}
-		// Copy: the cached map may be shared with readers.
-		entries = cloneEntries(entries)
+		if entries, err = decodeEntries(plain); err != nil {
+			return s.corrupt(err)
+		}
 	} else if err := s.newHeader(&h); err != nil {
 		return err
 	}
@@ -264,14 +297,6 @@ func (s *Store) update(ctx context.Context, fn func(map[string]entry) error) err
 		return err
 	}
 	return s.write(h, entries)
-}
-
-func cloneEntries(m map[string]entry) map[string]entry {
-	out := make(map[string]entry, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // readHeader reads the header only; an absent store gives a zero header.

@@ -27,11 +27,14 @@ func (s *Store) GetItem(ctx context.Context, name string) (string, error) {
 	if err := checkItemName(name); err != nil {
 		return "", err
 	}
-	entries, err := s.read()
+	sn, err := s.read()
 	if err != nil {
 		return "", err
 	}
-	e, ok := entries[name]
+	e, ok, err := sn.lookup(name)
+	if err != nil {
+		return "", s.corrupt(err)
+	}
 	if !ok {
 		return "", fmt.Errorf("file store: %s: %w", name, credhelper.ErrNotFound)
 	}
