@@ -96,20 +96,23 @@ func DefaultBackend(ctx context.Context, cfg credhelper.Config) string {
 
 // keychainLikely says whether asking the OS keychain could work without a
 // wait: always on macOS and Windows, on Linux only with a session bus.
-func keychainLikely() bool {
-	return runtime.GOOS != "linux" || sessionBusLikely()
-}
+func keychainLikely() bool { return keychainLikelyOn(runtime.GOOS, os.Getenv, fileExists) }
 
-// sessionBusLikely says whether godbus could find a session bus: from the
-// environment, or the systemd user bus socket.
-func sessionBusLikely() bool {
-	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
+// keychainLikelyOn is keychainLikely for a given OS and environment. On
+// Linux, godbus finds the session bus from DBUS_SESSION_BUS_ADDRESS or the
+// systemd user bus socket, $XDG_RUNTIME_DIR/bus.
+func keychainLikelyOn(goos string, getenv func(string) string, exists func(string) bool) bool {
+	if goos != "linux" {
 		return true
 	}
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "bus")); err == nil {
-			return true
-		}
+	if getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
+		return true
 	}
-	return false
+	dir := getenv("XDG_RUNTIME_DIR")
+	return dir != "" && exists(filepath.Join(dir, "bus"))
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zalando/go-keyring"
 
+	"github.com/keyport/keyport/backends/file"
 	"github.com/keyport/keyport/backends/keychain"
 	"github.com/keyport/keyport/backends/storetest"
 	"github.com/keyport/keyport/credhelper"
@@ -84,6 +85,42 @@ func TestLargeSecretIsChunked(t *testing.T) {
 	raw, _ = keyring.Get(keychain.Service, "gcr.io")
 	if raw != "" {
 		t.Fatalf("item left after Delete: %.40q", raw)
+	}
+}
+
+// TestMissingChunkFailsClosed removes one chunk of a stored value behind
+// the store's back: the read must fail, not answer "not found", or the
+// resolver would move on to a weaker store and hand out its credential.
+func TestMissingChunkFailsClosed(t *testing.T) {
+	requireKeyring(t)
+	s := fresh(t)
+	ctx := context.Background()
+	c := credhelper.Credentials{ServerURL: "gcr.io", Username: credhelper.KeyfileUser, Secret: storetest.GCRKeyfile}
+	if err := s.Put(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := keyring.Get(keychain.Service, "gcr.io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := raw[strings.LastIndexByte(raw, ':')+1:]
+	if err := keyring.Delete(keychain.Service, "gcr.io#"+gen+"#2"); err != nil {
+		t.Fatalf("deleting chunk 2 of %q: %v", raw, err)
+	}
+
+	_, err = s.Get(ctx, "gcr.io")
+	if err == nil || errors.Is(err, credhelper.ErrNotFound) {
+		t.Fatalf("Get with a chunk missing = %v; want a damage error that is not ErrNotFound", err)
+	}
+	if !strings.Contains(err.Error(), "missing chunk 2") || strings.Contains(err.Error(), storetest.GCRKeyfile[:40]) {
+		t.Fatalf("error %q should name the missing chunk and hold no secret", err)
+	}
+	weaker := file.New(t.TempDir(), file.Options{})
+	if err := weaker.Put(ctx, credhelper.Credentials{ServerURL: "gcr.io", Username: "other", Secret: "weaker"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := credhelper.NewResolver(s, weaker).Get(ctx, "gcr.io"); err == nil {
+		t.Fatalf("resolver fell through to the next store and answered %q", got.Username)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -389,4 +390,61 @@ func TestBaseURL(t *testing.T) {
 			t.Errorf("BaseURL(%q, %q) = %q, %v; want %q", tc.url, tc.team, got, err, tc.want)
 		}
 	}
+}
+
+// TestDroppedCacheNeverReadsAsNotFound drops the cache file over and over
+// (as a helper whose token was rejected does) while other helpers fetch a
+// credential that exists: each may fail, but none may answer "not found",
+// which would send the resolver on to a weaker store.
+func TestDroppedCacheNeverReadsAsNotFound(t *testing.T) {
+	a := fixture(t)
+	tok := a.token(storage.RoleReader, "api")
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	dropped := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				dropped <- n
+				return
+			default:
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "*.cache"))
+			for _, f := range files {
+				if os.Remove(f) == nil {
+					n++
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	var served, failed atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				c, err := remote.New(opts(a.url, tok, "api", dir, nil, nil)).Get(ctx, "ghcr.io/acme")
+				switch {
+				case errors.Is(err, credhelper.ErrNotFound):
+					t.Errorf("an existing credential read as not found: %v", err)
+				case err != nil:
+					failed.Add(1)
+				case c.Secret != "ghp_acme":
+					t.Errorf("secret %q, want ghp_acme", c.Secret)
+				default:
+					served.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	n := <-dropped
+	if n == 0 || served.Load() == 0 {
+		t.Fatalf("the race did not happen: %d cache files dropped, %d gets served", n, served.Load())
+	}
+	t.Logf("%d cache files dropped; %d gets served, %d failed (allowed)", n, served.Load(), failed.Load())
 }
