@@ -15,7 +15,9 @@
 # Env: BENCH_PEERS_RUNS (timed runs per process, default 150),
 #      BENCH_PEERS_LIST_RUNS (for the list pair, default 100),
 #      BENCH_PEERS_MD (default BENCHMARKS.md; empty: do not write),
-#      BENCH_PEERS_STRICT=1 (exit 3 when a row misses its target).
+#      BENCH_PEERS_STRICT=1 (exit 3 when a row misses its target),
+#      BENCH_COPIES (each program runs from this many fresh copies in turn,
+#      default 4: see benchproc -copies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,20 +71,21 @@ inner() {
   done
 
   local bp=$work/bin/benchproc
+  local copies=${BENCH_COPIES:-4}
   echo "== [${SECONDS}s] get, keychain: $runs interleaved runs"
-  "$bp" -n "$runs" -stdin "$GET_KEY" -json "$work/get-keychain.json" \
+  "$bp" -copies "$copies" -n "$runs" -stdin "$GET_KEY" -json "$work/get-keychain.json" \
     -name "secretservice get" -cmd "$ss get" \
     -name "keyport get (keychain)" -cmd "$kc_env $kp get"
   echo "== [${SECONDS}s] get, file store: $runs interleaved runs"
-  "$bp" -n "$runs" -stdin "$GET_KEY" -json "$work/get-file.json" \
+  "$bp" -copies "$copies" -n "$runs" -stdin "$GET_KEY" -json "$work/get-file.json" \
     -name "pass get" -cmd "$pass get" \
     -name "keyport get (file)" -cmd "$file_env $kp get"
   echo "== [${SECONDS}s] list, $REGISTRIES registries: $list_runs interleaved runs"
-  "$bp" -n "$list_runs" -json "$work/list.json" \
+  "$bp" -copies "$copies" -n "$list_runs" -json "$work/list.json" \
     -name "secretservice list" -cmd "$ss list" \
     -name "keyport list (keychain)" -cmd "$kc_env $kp list"
   echo "== [${SECONDS}s] get vs the floor: $runs interleaved runs"
-  "$bp" -n "$runs" -stdin "$GET_KEY" -json "$work/floor.json" \
+  "$bp" -copies "$copies" -n "$runs" -stdin "$GET_KEY" -json "$work/floor.json" \
     -name "floor" -cmd "$work/bin/floor" \
     -name "keyport get (file), floor run" -cmd "$file_env $kp get"
 }

@@ -54,11 +54,11 @@ printf '#!/bin/sh\nrm -rf %s/cold\nexec %s get\n' "$work" "$helper" >"$work/cold
 chmod +x "$work/file-get.sh" "$work/cold-get.sh"
 
 echo "-- get on a warm cache vs the file store, $runs runs each, interleaved"
-"$work/benchproc" -n "$runs" -stdin r7.example.com \
+"$work/benchproc" -copies "${BENCH_COPIES:-4}" -n "$runs" -stdin r7.example.com \
   -name "keyport get (file)" -cmd "KEYPORT_HOME=$work/file KEYPORT_BACKEND=file $helper get" \
   -name "keyport get (remote, warm cache)" -cmd "KEYPORT_HOME=$work/warm $remote_env $helper get"
 echo "-- cold cache (list + one get on keyportd), through a sh wrapper on both sides, $runs runs each"
-"$work/benchproc" -n "$runs" -stdin r7.example.com \
+"$work/benchproc" -copies "${BENCH_COPIES:-4}" -n "$runs" -stdin r7.example.com \
   -name "sh + keyport get (file)" -cmd "KEYPORT_HOME=$work/file KEYPORT_BACKEND=file $work/file-get.sh" \
   -name "sh + keyport get (remote, cold cache)" -cmd "KEYPORT_HOME=$work/cold $remote_env $work/cold-get.sh"
 

@@ -18,7 +18,7 @@ export KEYPORT_HOME=$work/home KEYPORT_BACKEND=file
 for i in $(seq 1 50); do
   printf '{"ServerURL":"r%d.example.com","Username":"u%d","Secret":"secret-%d"}' "$i" "$i" "$i" | bin/docker-credential-keyport store
 done
-"$work/benchproc" -n "$runs" -stdin r7.example.com \
+"$work/benchproc" -copies "${BENCH_COPIES:-4}" -n "$runs" -stdin r7.example.com \
   -name floor -cmd "$work/floor" \
   -name "keyport get (file)" -cmd "bin/docker-credential-keyport get" \
   -name "keyport version" -cmd "bin/docker-credential-keyport version"

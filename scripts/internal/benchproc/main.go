@@ -9,6 +9,16 @@
 //
 //	-name "keyport get (file)" -cmd "KEYPORT_BACKEND=file ./helper get"
 //
+// -copies K runs each program from K copies of its file, in turn. The page
+// cache holds a program in whatever folios its last writer or reader left
+// (the Go linker writes through mmap, cp through write, a cold start reads
+// ahead), and that alone moves a 2 ms process by 10% or more, run to run
+// and binary to binary. Each copy is written, flushed and dropped from the
+// cache, so its first start reads it back the way an installed program is
+// read after a reboot; rotating over several copies keeps one lucky or
+// unlucky layout from deciding a ratio. Every command gets the same
+// treatment.
+//
 // -stdin-file reads every run's stdin from a file instead of -stdin; -json
 // FILE also writes the results (nanoseconds, kilobytes) for other tools.
 //
@@ -28,6 +38,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,6 +89,7 @@ func main() {
 	stdin := flag.String("stdin", "", "stdin for every run")
 	stdinFile := flag.String("stdin-file", "", "file whose content is the stdin of every run (instead of -stdin)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
+	copies := flag.Int("copies", 1, "run each program from this many fresh copies of its file, in turn (1: the file as given)")
 	flag.Var(&names, "name", "label of the next -cmd")
 	flag.Var(&cmds, "cmd", "command line (split on spaces; leading NAME=VALUE words set its environment)")
 	flag.Parse()
@@ -107,11 +119,34 @@ func main() {
 		}
 		argvs[j] = argv
 	}
+	progs := make([][]string, len(cmds)) // progs[j][k]: copy k of command j's program
+	if *copies > 1 {
+		dir, err := os.MkdirTemp("", "benchproc-copies-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchproc:", err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(dir)
+		for j := range cmds {
+			for k := 0; k < *copies; k++ {
+				c, err := copyProgram(argvs[j][0], filepath.Join(dir, fmt.Sprintf("%d-%d-%s", j, k, filepath.Base(argvs[j][0]))))
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "benchproc:", err)
+					os.Exit(1)
+				}
+				progs[j] = append(progs[j], c)
+			}
+		}
+	} else {
+		for j := range cmds {
+			progs[j] = []string{argvs[j][0]}
+		}
+	}
 	times := make([][]time.Duration, len(cmds))
 	rss := make([]int64, len(cmds))
 	for i := 0; i < *n+*warm; i++ {
 		for j := range cmds {
-			cmd := exec.Command(argvs[j][0], argvs[j][1:]...)
+			cmd := exec.Command(progs[j][i%len(progs[j])], argvs[j][1:]...)
 			cmd.Env = envs[j] // nil: inherit
 			cmd.Stdin = strings.NewReader(input)
 			start := time.Now()
@@ -167,6 +202,34 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// copyProgram copies the program (looked up in PATH when it has no slash)
+// to dst, flushes it and drops it from the page cache.
+func copyProgram(prog, dst string) (string, error) {
+	src, err := exec.LookPath(prog)
+	if err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = dropCache(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return dst, err
 }
 
 // measureRSS runs argv once under `self -exec-rss` and returns its peak RSS
