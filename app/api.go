@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -16,74 +18,93 @@ import (
 	"github.com/keyport/keyport/protocol"
 )
 
+// sessionIdle ends an `api session` nobody is asking anything: the helper
+// that started it has normally exited (closing stdin) long before.
+const sessionIdle = 30 * time.Second
+
+// maxRequestLine bounds one request line; real ones are under 200 bytes.
+const maxRequestLine = 64 << 10
+
 // apiCommand is how the credential helper reaches the account API without
-// linking an HTTP client: it runs `keyport api list|get` with the token on
-// stdin and reads a remote.Reply from stdout. Not for people.
+// linking an HTTP client: it starts `keyport api session`, writes the token
+// and then one remote.Request per line on its stdin, and reads one
+// remote.Reply per line from its stdout. One process and one connection
+// serve every call of a helper run (a cold get lists, then fetches). Not
+// for people.
 func apiCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "api",
 		Hidden: true,
-		Subcommands: []*cli.Command{
-			{
-				Name:  "list",
-				Flags: []cli.Flag{&cli.StringFlag{Name: "project"}},
-				Action: func(c *cli.Context) error {
-					return apiReply(c, func(api remote.API) remote.Reply {
-						creds, rate, err := api.List(c.Context, c.String("project"))
-						return remote.Reply{Credentials: creds, Rate: rate, Error: replyError(err)}
-					})
-				},
+		Subcommands: []*cli.Command{{
+			Name: "session",
+			Action: func(c *cli.Context) error {
+				return apiSession(c, c.App.Reader, c.App.Writer)
 			},
-			{
-				Name: "get",
-				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return errors.New("api get takes one credential id")
-					}
-					return apiReply(c, func(api remote.API) remote.Reply {
-						cred, rate, err := api.Get(c.Context, c.Args().First())
-						r := remote.Reply{Rate: rate, Error: replyError(err)}
-						if err == nil {
-							r.Credential = &cred
-						}
-						return r
-					})
-				},
-			},
-		},
+		}},
 	}
 }
 
-func replyError(err error) *remote.ReplyError {
-	if err == nil {
+// apiSession answers requests until stdin ends or stays idle. Every
+// failure, a bad token line included, travels inside a reply.
+func apiSession(c *cli.Context, stdin io.Reader, stdout io.Writer) error {
+	lines := make(chan []byte)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(make([]byte, 0, 4096), maxRequestLine)
+		for sc.Scan() {
+			lines <- append([]byte(nil), sc.Bytes()...)
+		}
+	}()
+	next := func() ([]byte, bool) {
+		select {
+		case line, ok := <-lines:
+			return line, ok
+		case <-time.After(sessionIdle):
+			return nil, false
+		}
+	}
+	tokenLine, ok := next()
+	if !ok {
 		return nil
 	}
-	return remote.NewReplyError(err)
+	api, setupErr := sessionClient(strings.TrimSpace(string(tokenLine)))
+	enc := json.NewEncoder(stdout)
+	for {
+		line, ok := next()
+		if !ok {
+			return nil
+		}
+		var reply remote.Reply
+		var req remote.Request
+		switch {
+		case setupErr != nil:
+			reply.Error = remote.NewReplyError(setupErr)
+		case json.Unmarshal(line, &req) != nil:
+			reply.Error = remote.NewReplyError(fmt.Errorf("api session: a request line is not JSON (%d bytes)", len(line)))
+		default:
+			reply = req.Answer(c.Context, api)
+		}
+		if err := enc.Encode(reply); err != nil {
+			return nil // the helper went away
+		}
+	}
 }
 
-// apiReply builds the HTTP client from the helper's settings and prints
-// what call returns; every failure travels inside the reply.
-func apiReply(c *cli.Context, call func(remote.API) remote.Reply) error {
-	reply := func() remote.Reply {
-		line, err := bufio.NewReader(c.App.Reader).ReadString('\n')
-		token := strings.TrimSpace(line)
-		if token == "" {
-			return remote.Reply{Error: remote.NewReplyError(errors.Join(errors.New("api: no token on stdin"), err))}
-		}
-		cfg := remote.APIConfig{Base: os.Getenv(protocol.EnvAPIBase), Token: token, CAFile: os.Getenv(backends.EnvAPICAFile)}
-		cfg.Timeout, _ = time.ParseDuration(os.Getenv(backends.EnvAPITimeout))
-		cfg.ConnectTimeout, _ = time.ParseDuration(os.Getenv(backends.EnvConnectTimeout))
-		if cfg.Timeout <= 0 { // never unbounded, whatever the caller sent
-			cfg.Timeout = remote.DefaultTimeout
-		}
-		if cfg.ConnectTimeout <= 0 {
-			cfg.ConnectTimeout = min(remote.DefaultConnectTimeout, cfg.Timeout)
-		}
-		api, err := httpapi.New(cfg)
-		if err != nil {
-			return remote.Reply{Error: remote.NewReplyError(err)}
-		}
-		return call(api)
-	}()
-	return json.NewEncoder(c.App.Writer).Encode(reply)
+// sessionClient builds the HTTP client from the helper's settings: the API
+// root and deadlines in the environment, the token on the first line.
+func sessionClient(token string) (remote.API, error) {
+	if token == "" {
+		return nil, errors.New("api session: no token on the first line of stdin")
+	}
+	cfg := remote.APIConfig{Base: os.Getenv(protocol.EnvAPIBase), Token: token, CAFile: os.Getenv(backends.EnvAPICAFile)}
+	cfg.Timeout, _ = time.ParseDuration(os.Getenv(backends.EnvAPITimeout))
+	cfg.ConnectTimeout, _ = time.ParseDuration(os.Getenv(backends.EnvConnectTimeout))
+	if cfg.Timeout <= 0 { // never unbounded, whatever the caller sent
+		cfg.Timeout = remote.DefaultTimeout
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = min(remote.DefaultConnectTimeout, cfg.Timeout)
+	}
+	return httpapi.New(cfg)
 }

@@ -1,18 +1,22 @@
 package protocol
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/remote"
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/internal/syncbuf"
 )
 
 // CompanionName is the program that carries the management commands and
@@ -35,67 +39,159 @@ func Companion() (string, error) {
 	return "", fmt.Errorf("the %q program, which carries the management commands and the account API client, is not installed beside %s nor on PATH (install both: make build puts them in bin/)", CompanionName, credhelper.HelperName)
 }
 
-// companionAPI reaches the account API by running `keyport api list|get`:
-// the token goes on stdin (never argv), the answer comes back as a
-// remote.Reply on stdout.
-type companionAPI struct{ cfg remote.APIConfig }
+// companionAPI reaches the account API through one `keyport api session`
+// child per helper run, started on the first call: the token goes on its
+// stdin (never argv), then each call is a remote.Request line answered by a
+// remote.Reply line. A cold get (a list, then one secret) so costs one
+// program start and one connection (one TLS handshake), not two.
+type companionAPI struct {
+	cfg remote.APIConfig
+
+	mu sync.Mutex
+	s  *session // nil until the first call, and again after a failure
+}
 
 // CompanionAPI is the helper's remote.Options.NewAPI.
 func CompanionAPI(cfg remote.APIConfig) (remote.API, error) {
-	return companionAPI{cfg: cfg}, nil
+	return &companionAPI{cfg: cfg}, nil
 }
 
 // EnvAPIBase passes the API root to `keyport api`; the CA file and the
 // deadlines go in the variables people set (backends.EnvAPICAFile, ...).
 const EnvAPIBase = "KEYPORT_API_BASE"
 
-func (a companionAPI) List(ctx context.Context, project string) ([]remote.Credential, remote.RateInfo, error) {
-	r, err := a.run(ctx, "list", "--project", project)
+func (a *companionAPI) List(ctx context.Context, project string) ([]remote.Credential, remote.RateInfo, error) {
+	r, err := a.call(ctx, remote.Request{Op: remote.RequestList, Project: project})
 	if err != nil {
-		return nil, remote.RateInfo{}, err
+		return nil, r.Rate, err
 	}
 	return r.Credentials, r.Rate, nil
 }
 
-func (a companionAPI) Get(ctx context.Context, id string) (remote.Credential, remote.RateInfo, error) {
-	r, err := a.run(ctx, "get", "--", id)
-	if err != nil || r.Credential == nil {
-		if err == nil {
-			err = fmt.Errorf("%w: keyport api get answered no credential", remote.ErrUnavailable)
-		}
+func (a *companionAPI) Get(ctx context.Context, id string) (remote.Credential, remote.RateInfo, error) {
+	r, err := a.call(ctx, remote.Request{Op: remote.RequestGet, ID: id})
+	if err == nil && r.Credential == nil {
+		err = fmt.Errorf("%w: keyport api answered no credential", remote.ErrUnavailable)
+	}
+	if err != nil {
 		return remote.Credential{}, r.Rate, err
 	}
 	return *r.Credential, r.Rate, nil
 }
 
-func (a companionAPI) run(ctx context.Context, args ...string) (remote.Reply, error) {
-	var reply remote.Reply
-	path, err := Companion()
-	if err != nil {
-		return reply, fmt.Errorf("%w: %w", remote.ErrUnavailable, err)
-	}
+// call sends req and waits for its reply within the API's budget (plus a
+// second for the child's start). A child that has gone away (its idle
+// timeout) is replaced once; one that answers late or garbage is killed.
+func (a *companionAPI) call(ctx context.Context, req remote.Request) (remote.Reply, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
-		// The child keeps the same budget; a little more here for its start.
 		ctx, cancel = context.WithTimeout(ctx, a.cfg.Timeout+time.Second)
 		defer cancel()
 	}
-	cmd := exec.CommandContext(ctx, path, append([]string{"api"}, args...)...)
-	cmd.Env = append(os.Environ(),
-		EnvAPIBase+"="+a.cfg.Base, backends.EnvAPICAFile+"="+a.cfg.CAFile,
-		backends.EnvAPITimeout+"="+a.cfg.Timeout.String(), backends.EnvConnectTimeout+"="+a.cfg.ConnectTimeout.String())
-	cmd.Stdin = bytes.NewReader([]byte(a.cfg.Token + "\n"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if jerr := json.Unmarshal(out, &reply); jerr != nil {
-		if err == nil {
-			err = jerr
+	line, err := json.Marshal(req)
+	if err != nil {
+		return remote.Reply{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		fresh := a.s == nil
+		if fresh {
+			if a.s, err = startSession(a.cfg); err != nil {
+				return remote.Reply{}, err
+			}
 		}
-		return reply, fmt.Errorf("%w: keyport api: %w %s", remote.ErrUnavailable, err, credhelper.OneLine(stderr.String(), 300))
+		reply, err := a.s.roundTrip(ctx, line)
+		if err == nil {
+			if reply.Error != nil {
+				return reply, reply.Error.Err()
+			}
+			return reply, nil
+		}
+		detail := a.s.close()
+		a.s = nil
+		if errors.Is(err, errSessionGone) && !fresh && attempt == 0 {
+			continue // it idled out between calls: start another
+		}
+		return remote.Reply{}, fmt.Errorf("%w: keyport api: %w %s", remote.ErrUnavailable, err, credhelper.OneLine(detail, 300))
 	}
-	if reply.Error != nil {
-		return reply, reply.Error.Err()
+}
+
+// session is one running `keyport api session`.
+type session struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+	stderr *syncbuf.Buffer
+}
+
+var errSessionGone = errors.New("the api session ended")
+
+func startSession(cfg remote.APIConfig) (*session, error) {
+	path, err := Companion()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", remote.ErrUnavailable, err)
 	}
-	return reply, nil
+	cmd := exec.Command(path, "api", "session")
+	cmd.Env = append(os.Environ(),
+		EnvAPIBase+"="+cfg.Base, backends.EnvAPICAFile+"="+cfg.CAFile,
+		backends.EnvAPITimeout+"="+cfg.Timeout.String(), backends.EnvConnectTimeout+"="+cfg.ConnectTimeout.String())
+	s := &session{cmd: cmd, stderr: &syncbuf.Buffer{Limit: 4096}}
+	cmd.Stderr = s.stderr
+	// Once the child is killed, Wait stops waiting for its pipes shortly
+	// after, even if something it started still holds them.
+	cmd.WaitDelay = 200 * time.Millisecond
+	if s.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	s.stdout = bufio.NewReader(out)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%w: starting keyport api: %w", remote.ErrUnavailable, err)
+	}
+	// The pipe holds far more than a token line: this write does not block.
+	if _, err := io.WriteString(s.stdin, cfg.Token+"\n"); err != nil {
+		detail := s.close()
+		return nil, fmt.Errorf("%w: keyport api: %w %s", remote.ErrUnavailable, errSessionGone, credhelper.OneLine(detail, 300))
+	}
+	return s, nil
+}
+
+// roundTrip writes one request line and reads one reply line before ctx
+// ends.
+func (s *session) roundTrip(ctx context.Context, line []byte) (remote.Reply, error) {
+	type result struct {
+		reply remote.Reply
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		if _, err := s.stdin.Write(append(line, '\n')); err != nil {
+			r.err = errSessionGone
+		} else if out, err := s.stdout.ReadBytes('\n'); err != nil {
+			r.err = errSessionGone
+		} else if err := json.Unmarshal(out, &r.reply); err != nil {
+			r.err = fmt.Errorf("an answer that is not a reply: %w", err)
+		}
+		done <- r
+	}()
+	select {
+	case r := <-done:
+		return r.reply, r.err
+	case <-ctx.Done():
+		_ = s.cmd.Process.Kill() // unblocks the goroutine
+		return remote.Reply{}, fmt.Errorf("no answer in time: %w", ctx.Err())
+	}
+}
+
+// close stops the child and returns what it wrote on stderr.
+func (s *session) close() string {
+	_ = s.stdin.Close()
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	return s.stderr.String()
 }

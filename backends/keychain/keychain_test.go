@@ -46,19 +46,27 @@ func TestReaderContractRealSecretService(t *testing.T) {
 	storetest.RunReader(t, storetest.Filled(func(t *testing.T) credhelper.Store { return fresh(t) }))
 }
 
-func TestLargeSecretIsChunked(t *testing.T) {
+// putChunked stores a GCR keyfile, too large for one item, in a fresh
+// store and returns the store, the credential and the raw pointer item.
+func putChunked(t *testing.T) (*keychain.Store, credhelper.Credentials, string) {
+	t.Helper()
 	requireKeyring(t)
 	s := fresh(t)
-	ctx := context.Background()
 	c := credhelper.Credentials{ServerURL: "gcr.io", Username: credhelper.KeyfileUser, Secret: storetest.GCRKeyfile}
-	if err := s.Put(ctx, c); err != nil {
+	if err := s.Put(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	// Every raw item stays under the Windows limit.
 	raw, err := keyring.Get(keychain.Service, "gcr.io")
 	if err != nil || !strings.HasPrefix(raw, "chunked:") {
 		t.Fatalf("raw item = %.40q, %v; want a chunk pointer", raw, err)
 	}
+	return s, c, raw
+}
+
+func TestLargeSecretIsChunked(t *testing.T) {
+	s, c, raw := putChunked(t)
+	ctx := context.Background()
+	// Every raw item stays under the Windows limit.
 	var count int
 	var gen string
 	if _, err := fmt.Sscanf(strings.Replace(strings.TrimPrefix(raw, "chunked:"), ":", " ", 1), "%d %s", &count, &gen); err != nil || count < 2 {
@@ -92,23 +100,14 @@ func TestLargeSecretIsChunked(t *testing.T) {
 // the store's back: the read must fail, not answer "not found", or the
 // resolver would move on to a weaker store and hand out its credential.
 func TestMissingChunkFailsClosed(t *testing.T) {
-	requireKeyring(t)
-	s := fresh(t)
+	s, _, raw := putChunked(t)
 	ctx := context.Background()
-	c := credhelper.Credentials{ServerURL: "gcr.io", Username: credhelper.KeyfileUser, Secret: storetest.GCRKeyfile}
-	if err := s.Put(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := keyring.Get(keychain.Service, "gcr.io")
-	if err != nil {
-		t.Fatal(err)
-	}
 	gen := raw[strings.LastIndexByte(raw, ':')+1:]
 	if err := keyring.Delete(keychain.Service, "gcr.io#"+gen+"#2"); err != nil {
 		t.Fatalf("deleting chunk 2 of %q: %v", raw, err)
 	}
 
-	_, err = s.Get(ctx, "gcr.io")
+	_, err := s.Get(ctx, "gcr.io")
 	if err == nil || errors.Is(err, credhelper.ErrNotFound) {
 		t.Fatalf("Get with a chunk missing = %v; want a damage error that is not ErrNotFound", err)
 	}

@@ -70,3 +70,49 @@ func (e *ReplyError) Err() error {
 	}
 	return errors.New(e.Text)
 }
+
+// Request is one call sent to another process that holds the API client
+// (`keyport api session`), one JSON object a line; Reply is the answer.
+type Request struct {
+	Op      string `json:"op"` // RequestList or RequestGet
+	Project string `json:"project,omitempty"`
+	ID      string `json:"id,omitempty"`
+}
+
+// The operations a Request names: API.List and API.Get.
+const (
+	RequestList = "list"
+	RequestGet  = "get"
+)
+
+// Answer runs r against api and packs the outcome, errors included, into
+// a Reply for the other process.
+func (r Request) Answer(ctx context.Context, api API) Reply {
+	switch r.Op {
+	case RequestList:
+		creds, rate, err := api.List(ctx, r.Project)
+		return Reply{Credentials: creds, Rate: rate, Error: replyError(err)}
+	case RequestGet:
+		cred, rate, err := api.Get(ctx, r.ID)
+		reply := Reply{Rate: rate, Error: replyError(err)}
+		if err == nil {
+			reply.Credential = &cred
+		}
+		return reply
+	}
+	return Reply{Error: NewReplyError(fmt.Errorf("unknown API request %q", truncateOp(r.Op)))}
+}
+
+func replyError(err error) *ReplyError {
+	if err == nil {
+		return nil
+	}
+	return NewReplyError(err)
+}
+
+func truncateOp(op string) string {
+	if len(op) > 20 {
+		return op[:20] + "…"
+	}
+	return op
+}

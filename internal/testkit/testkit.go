@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyport/keyport/internal/syncbuf"
 )
 
 // BuildBinaries builds every command under cmd/ into dir, as `make build` does.
@@ -130,19 +132,4 @@ func Main(m *testing.M, found func(dir string)) {
 }
 
 // SyncBuffer collects output (a logger's, say) from concurrent writers.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type SyncBuffer = syncbuf.Buffer

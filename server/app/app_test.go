@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyport/keyport/internal/syncbuf"
 )
 
 type run struct {
@@ -101,30 +102,13 @@ func TestTokenAndProjectCommands(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestServeInProcess runs serve until its context ends, as SIGTERM would.
 func TestServeInProcess(t *testing.T) {
 	home := t.TempDir()
 	r := run{env: map[string]string{"KEYPORT_HOME": home}}
 	token := strings.TrimSpace(r.must(t, "token", "create", "--name", "t", "--role", "admin"))
 
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
