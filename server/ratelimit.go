@@ -3,6 +3,8 @@ package server
 import (
 	"sync"
 	"time"
+
+	"github.com/keyport/keyport/server/storage"
 )
 
 // rateLimiter counts requests per token in fixed windows that start at a
@@ -23,6 +25,30 @@ type window struct {
 	start time.Time
 	n     int
 }
+
+// Rate is one request's place in its token's window.
+type Rate struct {
+	OK        bool          // the request may proceed
+	Limit     int           // requests per window
+	Remaining int           // left in this window after this request
+	Reset     time.Duration // until the window resets
+}
+
+// TakeRate counts one request by tok against its rate limit. limited is
+// false when the server has no limit (then rate is zero and the request
+// proceeds). The API counts every request; the console counts every page a
+// signed-in token loads or posts, so the console is no way around the limit.
+func (s *Server) TakeRate(tok storage.Token) (rate Rate, limited bool) {
+	if s.limiter == nil {
+		return Rate{}, false
+	}
+	ok, remaining, reset := s.limiter.take(tok.ID)
+	return Rate{OK: ok, Limit: s.limiter.limit, Remaining: remaining, Reset: reset}, true
+}
+
+// ResetSeconds is Reset in whole seconds, rounded up: the value of
+// Retry-After and x-ratelimit-reset.
+func (r Rate) ResetSeconds() int64 { return ceilSeconds(r.Reset) }
 
 func newRateLimiter(limit int, w time.Duration, now func() time.Time) *rateLimiter {
 	return &rateLimiter{limit: limit, window: w, now: now, windows: map[string]*window{}, lastSweep: now()}

@@ -292,16 +292,15 @@ func (s *Server) serveAPI(rc *reqCtx, methods map[string]handlerFunc, allowHeade
 	if slot, ok := r.Context().Value(keyTokenID).(*tokenIDSlot); ok {
 		slot.id = tok.ID
 	}
-	if s.limiter != nil {
-		ok, remaining, reset := s.limiter.take(tok.ID)
+	if rate, limited := s.TakeRate(tok); limited {
 		h := rc.w.Header()
-		h.Set("x-ratelimit-limit", fmt.Sprint(s.limiter.limit))
-		h.Set("x-ratelimit-remaining", fmt.Sprint(remaining))
-		h.Set("x-ratelimit-reset", fmt.Sprint(ceilSeconds(reset)))
-		if !ok {
-			h.Set("Retry-After", fmt.Sprint(ceilSeconds(reset)))
+		h.Set("x-ratelimit-limit", fmt.Sprint(rate.Limit))
+		h.Set("x-ratelimit-remaining", fmt.Sprint(rate.Remaining))
+		h.Set("x-ratelimit-reset", fmt.Sprint(rate.ResetSeconds()))
+		if !rate.OK {
+			h.Set("Retry-After", fmt.Sprint(rate.ResetSeconds()))
 			return errorf(http.StatusTooManyRequests, "rate limit of %d requests per %s exceeded; retry in %d s",
-				s.limiter.limit, s.limiter.window, ceilSeconds(reset))
+				rate.Limit, s.limiter.window, rate.ResetSeconds())
 		}
 	}
 	rc.team = tok.TeamID

@@ -834,3 +834,67 @@ func mustWrite(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestConsoleCountsAgainstTheRateLimit: pages a signed-in token loads count
+// with its API requests, so the console is no way around the limit.
+func TestConsoleCountsAgainstTheRateLimit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "keyportd.db")
+	admin := kp(t, "token", "create", "--db", db, "--name", "ops", "--role", "admin")
+	base := serve(t, db, "--rate-limit", "4")
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	res, err := client.Get(base + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var pre *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "keyport_signin" {
+			pre = c
+		}
+	}
+	form := url.Values{"token": {admin}, "csrf_token": {pre.Value}}
+	req, _ := http.NewRequest("POST", base+"/signin", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(pre)
+	if res, err = client.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	sess := sessionOf(res)
+	if sess == nil {
+		t.Fatalf("sign-in: %d", res.StatusCode)
+	}
+	page := func() (int, string, string) {
+		req, _ := http.NewRequest("GET", base+"/registries", nil)
+		req.AddCookie(sess)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header.Get("Retry-After"), string(body)
+	}
+	// Two pages and two API calls spend the budget of four.
+	for i := range 2 {
+		if code, _, _ := page(); code != http.StatusOK {
+			t.Fatalf("page %d: %d", i+1, code)
+		}
+	}
+	for i := range 2 {
+		if code, _ := api(t, "GET", base+"/v1/integrations/registries", admin); code != http.StatusOK {
+			t.Fatalf("API call %d: %d", i+1, code)
+		}
+	}
+	code, retry, body := page()
+	if code != http.StatusTooManyRequests || retry == "" || !strings.Contains(body, "made its 4 requests") {
+		t.Fatalf("fifth request through the console: %d, Retry-After %q\n%.300s", code, retry, body)
+	}
+	if code, _ := api(t, "GET", base+"/v1/integrations/registries", admin); code != http.StatusTooManyRequests {
+		t.Fatalf("API after the console spent the budget: %d, want 429", code)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -322,6 +323,13 @@ func (c *Console) authed(h func(*req)) http.HandlerFunc {
 			return
 		}
 		q := &req{w: w, r: r, sess: s, tok: tok, as: c.srv.As(r.Context(), tok, server.RequestID(r))}
+		if rate, limited := c.srv.TakeRate(tok); limited && !rate.OK {
+			w.Header().Set("Retry-After", fmt.Sprint(rate.ResetSeconds()))
+			c.errorPage(w, r, q, http.StatusTooManyRequests, fmt.Sprintf(
+				"This token has made its %d requests for now (the console counts with the API). Nothing was changed. Try again in %d s.",
+				rate.Limit, rate.ResetSeconds()))
+			return
+		}
 		if r.Method == http.MethodPost {
 			if !c.sameOrigin(r) || !validCSRF(r.PostFormValue(csrfField), s.CSRF) {
 				c.errorPage(w, r, q, http.StatusForbidden,
