@@ -11,7 +11,7 @@ import (
 )
 
 func main() {
-	if err := app.New(os.Stdout, os.Stderr, os.Getenv).RunContext(context.Background(), os.Args); err != nil {
+	if err := app.Run(context.Background(), os.Stdout, os.Stderr, os.Getenv, os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "keyportd:", err)
 		os.Exit(1)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keyport/keyport/internal/cliargs"
 	"github.com/keyport/keyport/registry"
 	"github.com/keyport/keyport/server"
 	"github.com/keyport/keyport/server/console"
@@ -33,6 +34,13 @@ var Version = "dev"
 
 // Env is how the app reads the environment; tests pass their own.
 type Env func(string) string
+
+// Run runs the keyportd command line on args (os.Args' shape). Flags may
+// follow a command's argument, as in `keyportd project delete web --db DSN`.
+func Run(ctx context.Context, stdout, stderr io.Writer, getenv Env, args []string) error {
+	a := New(stdout, stderr, getenv)
+	return a.RunContext(ctx, cliargs.Hoist(a.Commands, args))
+}
 
 // New builds the keyportd command line writing to stdout and stderr.
 func New(stdout, stderr io.Writer, getenv Env) *cli.App {
@@ -223,7 +231,7 @@ func oneArg(c *cli.Context, what string) (string, error) {
 	if len(args) != 1 {
 		for _, a := range args {
 			if strings.HasPrefix(a, "-") {
-				return "", fmt.Errorf("put flags before %s: keyportd %s [--db DSN] %s", what, c.Command.FullName(), what)
+				return "", fmt.Errorf("want exactly one %s (an argument that starts with \"-\" goes after --)", what)
 			}
 		}
 		return "", fmt.Errorf("want exactly one %s", what)

@@ -22,8 +22,7 @@ type run struct {
 func (r run) exec(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	a := New(&out, &errb, func(k string) string { return r.env[k] })
-	err = a.RunContext(context.Background(), append([]string{"keyportd"}, args...))
+	err = Run(context.Background(), &out, &errb, func(k string) string { return r.env[k] }, append([]string{"keyportd"}, args...))
 	return out.String(), errb.String(), err
 }
 
@@ -69,8 +68,9 @@ func TestTokenAndProjectCommands(t *testing.T) {
 	if !strings.Contains(list, id) || !strings.Contains(list, "web-app") || strings.Contains(list, token) {
 		t.Fatalf("token list:\n%s", list)
 	}
-	if _, _, err := r.exec(t, "token", "revoke", id, "--db", "x"); err == nil || !strings.Contains(err.Error(), "put flags before") {
-		t.Fatalf("flag after argument: %v", err)
+	// A flag after the argument is read as a flag, as docker reads them.
+	if _, _, err := r.exec(t, "token", "revoke", id, "--db", "nosuch:x"); err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Fatalf("flag after argument: %v, want the --db it names to be used", err)
 	}
 	r.must(t, "token", "revoke", id)
 	if _, _, err := r.exec(t, "token", "revoke", id); err == nil {
