@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,13 +48,22 @@ func apiCommand() *cli.Command {
 // apiSession answers requests until stdin ends or stays idle. Every
 // failure, a bad token line included, travels inside a reply.
 func apiSession(c *cli.Context, stdin io.Reader, stdout io.Writer) error {
+	// The end of stdin means the helper is gone: stop the request in flight
+	// too, not only the loop.
+	ctx, helperGone := context.WithCancel(c.Context)
+	defer helperGone()
 	lines := make(chan []byte)
 	go func() {
 		defer close(lines)
+		defer helperGone()
 		sc := bufio.NewScanner(stdin)
 		sc.Buffer(make([]byte, 0, 4096), maxRequestLine)
 		for sc.Scan() {
-			lines <- append([]byte(nil), sc.Bytes()...)
+			select {
+			case lines <- append([]byte(nil), sc.Bytes()...):
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	next := func() ([]byte, bool) {
@@ -68,7 +78,7 @@ func apiSession(c *cli.Context, stdin io.Reader, stdout io.Writer) error {
 	if !ok {
 		return nil
 	}
-	api, setupErr := sessionClient(strings.TrimSpace(string(tokenLine)))
+	api, budget, setupErr := sessionClient(strings.TrimSpace(string(tokenLine)))
 	enc := json.NewEncoder(stdout)
 	for {
 		line, ok := next()
@@ -83,7 +93,10 @@ func apiSession(c *cli.Context, stdin io.Reader, stdout io.Writer) error {
 		case json.Unmarshal(line, &req) != nil:
 			reply.Error = remote.NewReplyError(fmt.Errorf("api session: a request line is not JSON (%d bytes)", len(line)))
 		default:
-			reply = req.Answer(c.Context, api)
+			// The helper waits this long (and a second more) for the answer.
+			rctx, cancel := context.WithTimeout(ctx, budget)
+			reply = req.Answer(rctx, api)
+			cancel()
 		}
 		if err := enc.Encode(reply); err != nil {
 			return nil // the helper went away
@@ -93,9 +106,9 @@ func apiSession(c *cli.Context, stdin io.Reader, stdout io.Writer) error {
 
 // sessionClient builds the HTTP client from the helper's settings: the API
 // root and deadlines in the environment, the token on the first line.
-func sessionClient(token string) (remote.API, error) {
+func sessionClient(token string) (remote.API, time.Duration, error) {
 	if token == "" {
-		return nil, errors.New("api session: no token on the first line of stdin")
+		return nil, 0, errors.New("api session: no token on the first line of stdin")
 	}
 	cfg := remote.APIConfig{Base: os.Getenv(protocol.EnvAPIBase), Token: token, CAFile: os.Getenv(backends.EnvAPICAFile)}
 	cfg.Timeout, _ = time.ParseDuration(os.Getenv(backends.EnvAPITimeout))
@@ -106,5 +119,6 @@ func sessionClient(token string) (remote.API, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = min(remote.DefaultConnectTimeout, cfg.Timeout)
 	}
-	return httpapi.New(cfg)
+	api, err := httpapi.New(cfg)
+	return api, cfg.Timeout, err
 }

@@ -1,6 +1,7 @@
 package dockerconfig
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -16,11 +17,12 @@ const maxDiffCells = 4 << 20
 var secretKeys = []string{"auth", "password", "identitytoken", "registrytoken"}
 
 // RedactSecrets masks the string values of "auth", "password",
-// "identitytoken" and "registrytoken" members (any case) so a diff of a
-// config.json can be shown on a terminal or in CI logs. It scans JSON string
-// tokens rather than parsing, so it also works on text that is not valid
-// JSON, and it does not pull regexp into the helper, which links this
-// package for its atomic writes.
+// "identitytoken" and "registrytoken" members (any case, escapes in the name
+// decoded as JSON decoders do) so a diff of a config.json can be shown on a
+// terminal or in CI logs. It follows JSON string tokens rather than building
+// a document, which keeps regexp out of the helper (it links this package
+// for its atomic writes); it expects valid JSON, as every caller has checked
+// before diffing.
 func RedactSecrets(data []byte) []byte {
 	var out []byte
 	copied := 0 // data[:copied] is already in out
@@ -34,7 +36,7 @@ func RedactSecrets(data []byte) []byte {
 			break
 		}
 		j := skipSpace(data, keyEnd)
-		if j >= len(data) || data[j] != ':' || !isSecretKey(data[i+1:keyEnd-1]) {
+		if j >= len(data) || data[j] != ':' || !isSecretKey(data[i:keyEnd]) {
 			i = keyEnd
 			continue
 		}
@@ -78,9 +80,16 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
-func isSecretKey(name []byte) bool {
+// isSecretKey says whether the quoted JSON string token names a secret.
+func isSecretKey(token []byte) bool {
+	name := string(token[1 : len(token)-1])
+	if strings.Contains(name, "\\") { // "\u0061uth" is "auth" to a decoder
+		if err := json.Unmarshal(token, &name); err != nil {
+			return false
+		}
+	}
 	for _, k := range secretKeys {
-		if strings.EqualFold(string(name), k) {
+		if strings.EqualFold(name, k) {
 			return true
 		}
 	}

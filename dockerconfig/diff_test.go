@@ -82,6 +82,7 @@ func TestRedactSecrets(t *testing.T) {
 		{"unterminated value masked to the end", `{"auth": "dXNl`, `{"auth": "<redacted>"`},
 		{"unterminated key", `{"auth`, `{"auth`},
 		{"no secrets", "plain text\n", "plain text\n"},
+		{"escapes in the key name", `{"\u0061uth": "S1", "pass\u0077ord": "S2", "\/x": "kept"}`, `{"\u0061uth": "<redacted>", "pass\u0077ord": "<redacted>", "\/x": "kept"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -103,4 +106,63 @@ echo "code=$code ms=$(( (end - start) / 1000000 )) out=$out"
 		t.Fatalf("took %d ms; the keychain deadline is 2 s", ms)
 	}
 	t.Logf("daemon killed: get failed in %d ms with %q", ms, strings.TrimSpace(msg))
+}
+
+// TestAPISessionStopsWhenTheHelperIsGone: a helper killed while `keyport
+// api session` is paging through a slow API closes the child's stdin; the
+// child must drop the request in flight rather than page on for minutes.
+func TestAPISessionStopsWhenTheHelperIsGone(t *testing.T) {
+	var requests atomic.Int64
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		select { // each page takes a while, and there is always another
+		case <-time.After(300 * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		n := requests.Load()
+		fmt.Fprintf(w, `{"data":{"credentials":[{"id":"c%d","name":"c%d","registryUrl":"r%d.example.com"}]},"pagination":{"hasNextPage":true,"cursor":"c%d","count":1}}`, n, n, n, n)
+	}))
+	defer slow.Close()
+
+	cmd := exec.Command(filepath.Join(filepath.Dir(helperBin), "keyport"), "api", "session")
+	cmd.Env = append(os.Environ(), "KEYPORT_API_BASE="+slow.URL+"/v1", "KEYPORT_API_TIMEOUT=30s")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(stdin, "kp_token")
+	fmt.Fprintln(stdin, `{"op":"list","project":"web"}`)
+	time.Sleep(500 * time.Millisecond) // the list is paging now
+	stdin.Close()                      // as when the helper dies
+	closed := requests.Load()
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("keyport api session still running 5 s after its stdin closed (%d API requests)", requests.Load())
+	}
+	if extra := requests.Load() - closed; extra > 1 {
+		t.Fatalf("%d more API requests after the helper went away, want at most the one in flight", extra)
+	}
+}
+
+// TestAPISessionRefusesATokenWithALineBreak: the token is the session's
+// first line, so a line break inside it would shift every answer onto the
+// wrong request; the helper refuses it with a clear error instead.
+func TestAPISessionRefusesATokenWithALineBreak(t *testing.T) {
+	home := t.TempDir()
+	env := append(os.Environ(), "KEYPORT_HOME="+home, "KEYPORT_BACKEND=remote",
+		"KEYPORT_API_URL=http://127.0.0.1:9", "KEYPORT_PROJECT=web", "KEYPORT_API_TOKEN=kp_first\nsecond")
+	r := run(t, env, []byte("ghcr.io"), helperBin, "get")
+	if r.code == 0 || !strings.Contains(r.stdout, "line break") || strings.Contains(r.stdout+r.stderr, "kp_first") {
+		t.Fatalf("get with a two-line token: exit %d, stdout %q, stderr %q; want a clear refusal that does not quote the token", r.code, r.stdout, r.stderr)
+	}
 }

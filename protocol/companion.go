@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/remote"
@@ -90,6 +92,9 @@ func (a *companionAPI) call(ctx context.Context, req remote.Request) (remote.Rep
 		ctx, cancel = context.WithTimeout(ctx, a.cfg.Timeout+time.Second)
 		defer cancel()
 	}
+	if err := ctx.Err(); err != nil {
+		return remote.Reply{}, fmt.Errorf("%w: %w", remote.ErrUnavailable, err)
+	}
 	line, err := json.Marshal(req)
 	if err != nil {
 		return remote.Reply{}, err
@@ -128,6 +133,11 @@ type session struct {
 var errSessionGone = errors.New("the api session ended")
 
 func startSession(cfg remote.APIConfig) (*session, error) {
+	// The token is the first line the child reads: a line break inside it
+	// would shift every answer onto the wrong question.
+	if strings.ContainsFunc(cfg.Token, unicode.IsControl) {
+		return nil, errors.New("the account API token contains a line break or another control character: check KEYPORT_API_TOKEN or the token file")
+	}
 	path, err := Companion()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", remote.ErrUnavailable, err)
@@ -142,11 +152,12 @@ func startSession(cfg remote.APIConfig) (*session, error) {
 	// after, even if something it started still holds them.
 	cmd.WaitDelay = 200 * time.Millisecond
 	if s.stdin, err = cmd.StdinPipe(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: keyport api: %w", remote.ErrUnavailable, err)
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		_ = s.stdin.Close()
+		return nil, fmt.Errorf("%w: keyport api: %w", remote.ErrUnavailable, err)
 	}
 	s.stdout = bufio.NewReader(out)
 	if err := cmd.Start(); err != nil {
@@ -184,7 +195,10 @@ func (s *session) roundTrip(ctx context.Context, line []byte) (remote.Reply, err
 		return r.reply, r.err
 	case <-ctx.Done():
 		_ = s.cmd.Process.Kill() // unblocks the goroutine
-		return remote.Reply{}, fmt.Errorf("no answer in time: %w", ctx.Err())
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return remote.Reply{}, fmt.Errorf("no answer in time: %w", ctx.Err())
+		}
+		return remote.Reply{}, ctx.Err()
 	}
 }
 

@@ -75,8 +75,13 @@ type snapshot struct {
 }
 
 func (sn *snapshot) lookup(key string) (entry, bool, error) {
-	if sn.plain == nil {
+	switch {
+	case sn.plain == nil:
 		return entry{}, false, nil
+	case isJSONEntries(sn.plain): // a store sealed before the binary form: decode it once
+		m, err := sn.all()
+		e, ok := m[key]
+		return e, ok, err
 	}
 	return lookupEntry(sn.plain, key)
 }
