@@ -102,11 +102,36 @@ func CheckMasterKey(ctx context.Context, store storage.Store, sealer *seal.Seale
 	if err != nil {
 		return err
 	}
-	stored, err := store.SetMetaIfAbsent(ctx, "master_key_check", fresh)
+	stored, err := store.SetMetaIfAbsent(ctx, masterKeyCheck, fresh)
 	if err != nil {
 		return fmt.Errorf("master key check: %w", err)
 	}
 	return sealer.VerifyCheckValue(stored)
+}
+
+// masterKeyCheck is the meta key of CheckMasterKey's value.
+const masterKeyCheck = "master_key_check"
+
+// RotateMasterKey re-seals every secret in the database from old's key to
+// next's, with the key check value, in one transaction. It fails, changing
+// nothing, unless old is the key the database uses. Every keyportd process
+// on the database must then run with the new key: one still on the old key
+// can no longer read a secret.
+func RotateMasterKey(ctx context.Context, store storage.Store, old, next *seal.Sealer) (int, error) {
+	return store.ResealAll(ctx, []string{masterKeyCheck}, func(v storage.SealedValue) ([]byte, error) {
+		if v.MetaKey == masterKeyCheck {
+			if err := old.VerifyCheckValue(v.Sealed); err != nil {
+				return nil, err
+			}
+			return next.CheckValue()
+		}
+		aad := secretAAD(v.Team, v.ID)
+		plain, err := old.Open(v.Sealed, aad)
+		if err != nil {
+			return nil, fmt.Errorf("credential %s of team %s does not open with the current key: %w", v.ID, v.Team, err)
+		}
+		return next.Seal(plain, aad)
+	})
 }
 
 // handlerFunc serves one method of one route for an authenticated caller.

@@ -295,3 +295,118 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 	a.stop(t)
 	b.stop(t)
 }
+
+// commandErr runs a keyportd command that may fail.
+func commandErr(env []string, args ...string) (string, error) {
+	cmd := exec.Command(keyportd, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	return errb.String(), err
+}
+
+func writeKey(t *testing.T) (path string, key []byte) {
+	t.Helper()
+	key = make([]byte, 32)
+	_, _ = rand.Read(key)
+	path = filepath.Join(t.TempDir(), "k.key")
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, key
+}
+
+// TestRotateMasterKey: every secret is re-sealed under the new key, the old
+// key no longer opens the database, and a wrong current key changes
+// nothing. SQLite with its default key file; PostgreSQL with keys given.
+func TestRotateMasterKey(t *testing.T) {
+	secrets := map[string]string{"ghcr": "ghp_rotate_1", "hub": "dckr_pat_rotate_2"}
+	seed := func(t *testing.T, env []string, serveArgs ...string) string {
+		d := start(t, env, serveArgs...)
+		out, _ := command(t, env, "", "token", "create", "--name", "admin", "--role", "admin")
+		admin := strings.TrimSpace(out)
+		for name, pw := range secrets {
+			if st, _ := call(t, "POST", d.url+"/v1/integrations/registries", admin, map[string]any{
+				"name": name, "registryUrl": name + ".example.com",
+				"credentials": map[string]any{"username": "u", "password": pw},
+			}); st != 201 {
+				t.Fatalf("create %s: %d", name, st)
+			}
+		}
+		d.stop(t)
+		return admin
+	}
+	readable := func(t *testing.T, env []string, admin string, serveArgs ...string) {
+		t.Helper()
+		d := start(t, env, serveArgs...)
+		defer d.stop(t)
+		for name, pw := range secrets {
+			if st, m := call(t, "GET", d.url+"/v1/integrations/registries/"+name, admin, nil); st != 200 || password(m) != pw {
+				t.Fatalf("after rotation, %s: %d %v", name, st, m)
+			}
+		}
+	}
+	refused := func(t *testing.T, env []string, keyFile string) {
+		t.Helper()
+		errs, err := commandErr(env, "serve", "--addr", "127.0.0.1:0", "--master-key-file", keyFile)
+		if err == nil || !strings.Contains(errs, "does not match") {
+			t.Fatalf("serve with the old key: %v\n%s", err, errs)
+		}
+	}
+
+	t.Run("sqlite, default key file", func(t *testing.T) {
+		home := t.TempDir()
+		env := []string{"KEYPORT_HOME=" + home, "KEYPORTD_DB=", "KEYPORTD_MASTER_KEY=", "KEYPORTD_MASTER_KEY_FILE="}
+		admin := seed(t, env)
+		keyFile := filepath.Join(home, "keyportd.db.key")
+		before, _ := os.ReadFile(keyFile)
+
+		wrong, _ := writeKey(t)
+		newFile := filepath.Join(t.TempDir(), "new.key")
+		if errs, err := commandErr(env, "master-key", "rotate", "--master-key-file", wrong, "--new-key-file", newFile); err == nil || !strings.Contains(errs, "nothing was changed") {
+			t.Fatalf("rotate with a wrong current key: %v\n%s", err, errs)
+		}
+		if now, _ := os.ReadFile(keyFile); !bytes.Equal(now, before) {
+			t.Fatal("a failed rotation touched the key file")
+		}
+		readable(t, env, admin) // still on the old key
+
+		_, errs := command(t, env, "", "master-key", "rotate", "--new-key-file", newFile)
+		if !strings.Contains(errs, "re-sealed 3 values") { // two secrets and the key check
+			t.Fatalf("rotate: %s", errs)
+		}
+		now, _ := os.ReadFile(keyFile)
+		created, _ := os.ReadFile(newFile)
+		if bytes.Equal(now, before) || !bytes.Equal(now, created) {
+			t.Fatal("the default key file does not hold the new key")
+		}
+		if fi, err := os.Stat(newFile); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("new key file: %v %v", fi, err)
+		}
+		readable(t, env, admin)
+		old := filepath.Join(t.TempDir(), "old.key")
+		if err := os.WriteFile(old, before, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, env, old)
+	})
+
+	t.Run("postgres, keys given", func(t *testing.T) {
+		db := testdb.New(t, "postgres")
+		oldFile, _ := writeKey(t)
+		env := []string{"KEYPORTD_DB=" + db.DSN, "KEYPORTD_MASTER_KEY=", "KEYPORTD_MASTER_KEY_FILE=" + oldFile}
+		admin := seed(t, env)
+		newFile, _ := writeKey(t)
+		if errs, err := commandErr(env, "master-key", "rotate", "--new-key-file", oldFile); err == nil || !strings.Contains(errs, "nothing to rotate") {
+			t.Fatalf("rotate to the same key: %v\n%s", err, errs)
+		}
+		_, errs := command(t, env, "", "master-key", "rotate", "--new-key-file", newFile)
+		if !strings.Contains(errs, "re-sealed 3 values") || !strings.Contains(errs, "--master-key-file "+newFile) {
+			t.Fatalf("rotate: %s", errs)
+		}
+		next := []string{"KEYPORTD_DB=" + db.DSN, "KEYPORTD_MASTER_KEY=", "KEYPORTD_MASTER_KEY_FILE=" + newFile}
+		readable(t, next, admin)
+		refused(t, env, oldFile)
+	})
+}

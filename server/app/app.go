@@ -4,6 +4,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -79,6 +80,21 @@ func New(stdout, stderr io.Writer, getenv Env) *cli.App {
 					&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "how long in-flight requests may take to finish on SIGTERM"},
 				},
 				Action: func(c *cli.Context) error { return serve(c, stderr, getenv) },
+			},
+			{
+				Name:  "master-key",
+				Usage: "manage the master key that seals secrets at rest",
+				Subcommands: []*cli.Command{{
+					Name:  "rotate",
+					Usage: "re-seal every secret under a new master key (stop every keyportd on the database first)",
+					Flags: []cli.Flag{dbFlag,
+						&cli.StringFlag{Name: "master-key-file", EnvVars: []string{"KEYPORTD_MASTER_KEY_FILE"},
+							Usage: "file holding the current key (or set KEYPORTD_MASTER_KEY); with SQLite and neither set, DB.key beside the database"},
+						&cli.StringFlag{Name: "new-key-file", Required: true,
+							Usage: "file holding the new key; created with a random key (mode 0600) when it does not exist"},
+					},
+					Action: func(c *cli.Context) error { return rotateMasterKey(c, stderr, getenv) },
+				}},
 			},
 			{
 				Name:  "token",
@@ -312,6 +328,66 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format must be json or text, not %q", format)
+}
+
+// rotateMasterKey re-seals every secret under the key in --new-key-file.
+// The database commits first; then, when the current key is the default
+// file beside a SQLite database, that file takes the new key. A crash in
+// between leaves the database on the new key and the new key file in place:
+// serve --master-key-file NEW starts it.
+func rotateMasterKey(c *cli.Context, stderr io.Writer, getenv Env) error {
+	dsn, err := dsnOf(c, getenv)
+	if err != nil {
+		return err
+	}
+	defaultPath := ""
+	if p := storage.SQLitePath(dsn); p != "" {
+		defaultPath = p + ".key"
+	}
+	explicit := c.String("master-key-file") != "" || getenv("KEYPORTD_MASTER_KEY") != ""
+	if !explicit {
+		if _, err := os.Stat(defaultPath); defaultPath == "" || err != nil {
+			return errors.New("no current master key: set --master-key-file or KEYPORTD_MASTER_KEY (the default key file beside the SQLite database does not exist)")
+		}
+	}
+	oldKey, _, err := seal.LoadKey(c.String("master-key-file"), getenv("KEYPORTD_MASTER_KEY"), defaultPath)
+	if err != nil {
+		return err
+	}
+	newPath := c.String("new-key-file")
+	newKey, newSource, err := seal.LoadKey("", "", newPath)
+	if err != nil {
+		return fmt.Errorf("--new-key-file: %w", err)
+	}
+	if bytes.Equal(oldKey, newKey) {
+		return errors.New("--new-key-file holds the current master key: nothing to rotate")
+	}
+	oldSealer, err := seal.New(oldKey)
+	if err != nil {
+		return err
+	}
+	newSealer, err := seal.New(newKey)
+	if err != nil {
+		return err
+	}
+	var n int
+	err = withStore(c, getenv, func(ctx context.Context, st storage.Store) error {
+		n, err = server.RotateMasterKey(ctx, st, oldSealer, newSealer)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("nothing was changed: %w", err)
+	}
+	fmt.Fprintf(stderr, "re-sealed %d values under the new key from %s\n", n, newSource)
+	if !explicit && filepath.Clean(newPath) != filepath.Clean(defaultPath) {
+		if err := seal.ReplaceKeyFile(defaultPath, newKey); err != nil {
+			return fmt.Errorf("the database now uses the key in %s, but replacing %s failed (start keyportd with --master-key-file %s): %w", newPath, defaultPath, newPath, err)
+		}
+		fmt.Fprintf(stderr, "%s now holds the new key; %s is a copy of it. Backups taken before now still need the old key.\n", defaultPath, newPath)
+		return nil
+	}
+	fmt.Fprintf(stderr, "start every keyportd on this database with --master-key-file %s (or KEYPORTD_MASTER_KEY set to its content); one still on the old key can no longer read a secret. Backups taken before now still need the old key.\n", newPath)
+	return nil
 }
 
 func serve(c *cli.Context, stderr io.Writer, getenv Env) error {

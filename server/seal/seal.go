@@ -22,8 +22,9 @@ import (
 // KeySize is the master key length: AES-256.
 const KeySize = 32
 
-// version prefixes every sealed value so the format (or the key, once
-// rotation exists) can change without guessing.
+// version prefixes every sealed value so the format can change without
+// guessing. A key change re-seals every value (server.RotateMasterKey), so
+// values carry no key id.
 const version byte = 1
 
 // ErrOpen is wrapped when a sealed value does not decrypt: the wrong master
@@ -147,6 +148,53 @@ func LoadKey(file, envValue, generatePath string) ([]byte, KeySource, error) {
 	return nil, "", errors.New("no master key: set --master-key-file or KEYPORTD_MASTER_KEY (required with PostgreSQL, where every keyportd process must share one key)")
 }
 
+// ReplaceKeyFile writes key to path (base64, mode 0600) so that readers see
+// the old key or the new, never a partial file: a temporary file, fsynced,
+// renamed over path, and the directory fsynced.
+func ReplaceKeyFile(path string, key []byte) error {
+	if len(key) != KeySize {
+		return fmt.Errorf("master key must be %d bytes, got %d", KeySize, len(key))
+	}
+	dir := filepath.Dir(path)
+	tmp, err := writeKeyTemp(dir, key)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("replace master key file: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// writeKeyTemp writes key to a new 0600 file in dir, synced, and returns its
+// name.
+func writeKeyTemp(dir string, key []byte) (string, error) {
+	tmp, err := os.CreateTemp(dir, ".keyportd-key-*")
+	if err != nil {
+		return "", fmt.Errorf("create master key file: %w", err)
+	}
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("write master key file: %w", err)
+	}
+	return tmp.Name(), nil
+}
+
 func loadOrCreate(path string) ([]byte, KeySource, error) {
 	data, err := os.ReadFile(path)
 	if err == nil {
@@ -167,29 +215,14 @@ func loadOrCreate(path string) ([]byte, KeySource, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, "", fmt.Errorf("create master key directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".keyportd-key-*")
+	tmpName, err := writeKeyTemp(dir, key)
 	if err != nil {
-		return nil, "", fmt.Errorf("create master key file: %w", err)
+		return nil, "", err
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return nil, "", fmt.Errorf("create master key file: %w", err)
-	}
-	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
-		tmp.Close()
-		return nil, "", fmt.Errorf("write master key file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, "", fmt.Errorf("write master key file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, "", fmt.Errorf("write master key file: %w", err)
-	}
+	defer os.Remove(tmpName)
 	// Link, unlike rename, fails when the target exists: if another process
 	// won the race, use its key.
-	if err := os.Link(tmp.Name(), path); err != nil {
+	if err := os.Link(tmpName, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return loadOrCreate(path)
 		}

@@ -163,6 +163,70 @@ func (s *sqlStore) SetMetaIfAbsent(ctx context.Context, key string, value []byte
 	return got, nil
 }
 
+func (s *sqlStore) ResealAll(ctx context.Context, metaKeys []string, reseal func(SealedValue) ([]byte, error)) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		if s.dialect == dialectPostgres {
+			// SQLite's write lock covers the database; PostgreSQL needs a
+			// table lock, or a credential saved meanwhile under the old key
+			// would survive the rotation unreadable.
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE credentials, meta IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return fmt.Errorf("lock for re-sealing: %w", err)
+			}
+		}
+		// The meta values first: the key check tells a wrong key apart from
+		// a damaged credential.
+		var values []SealedValue
+		for _, key := range metaKeys {
+			v := SealedValue{MetaKey: key}
+			err := tx.QueryRowContext(ctx, s.q(`SELECT value FROM meta WHERE key = ?`), key).Scan(&v.Sealed)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("read %s: %w", key, err)
+			}
+			values = append(values, v)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT team_id, id, secret FROM credentials ORDER BY team_id, id`)
+		if err != nil {
+			return fmt.Errorf("read credentials: %w", err)
+		}
+		for rows.Next() {
+			var v SealedValue
+			if err := rows.Scan(&v.Team, &v.ID, &v.Sealed); err != nil {
+				rows.Close()
+				return fmt.Errorf("read credentials: %w", err)
+			}
+			values = append(values, v)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("read credentials: %w", err)
+		}
+		for _, v := range values {
+			sealed, err := reseal(v)
+			if err != nil {
+				return err
+			}
+			if v.MetaKey != "" {
+				_, err = tx.ExecContext(ctx, s.q(`UPDATE meta SET value = ? WHERE key = ?`), sealed, v.MetaKey)
+			} else {
+				_, err = tx.ExecContext(ctx, s.q(`UPDATE credentials SET secret = ? WHERE team_id = ? AND id = ?`), sealed, v.Team, v.ID)
+			}
+			if err != nil {
+				return fmt.Errorf("save a re-sealed value: %w", err)
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
 // ---- projects
 
 func (s *sqlStore) CreateProject(ctx context.Context, p Project) error {

@@ -95,6 +95,14 @@ type CredentialFilter struct {
 	Projects []string
 }
 
+// SealedValue is one sealed value ResealAll hands over: a credential's
+// secret (Team and ID set) or a meta value (MetaKey set).
+type SealedValue struct {
+	Team, ID string
+	MetaKey  string
+	Sealed   []byte
+}
+
 // Store is everything keyportd keeps. Every method is scoped by team so one
 // database can hold several teams without them seeing each other.
 type Store interface {
@@ -124,6 +132,13 @@ type Store interface {
 	// each other's changes. An error from update aborts and is returned as is.
 	UpdateCredential(ctx context.Context, team, id string, update func(*Credential) error) (Credential, error)
 	DeleteCredential(ctx context.Context, team, id string) error
+
+	// ResealAll passes every sealed value through reseal and saves what it
+	// returns: each credential's secret, and the meta values named in
+	// metaKeys that exist. One transaction, which keeps other writers out
+	// until it ends: every value is rewritten or none is. It returns how
+	// many values it rewrote.
+	ResealAll(ctx context.Context, metaKeys []string, reseal func(SealedValue) ([]byte, error)) (int, error)
 
 	CreateToken(ctx context.Context, t Token) error
 	// TokenByHash returns the token with that hash, revoked or not.

@@ -76,3 +76,61 @@ func TestOpenRejectsUnknownDSN(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestResealAllIsAllOrNothing: a failure on the last value leaves every
+// earlier one as it was; a run that succeeds rewrites them all.
+func TestResealAllIsAllOrNothing(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st, err := storage.OpenMigrated(ctx, testdb.New(t, kind).DSN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			now := time.Now()
+			for _, id := range []string{"a", "b", "c"} {
+				c := storage.Credential{TeamID: "t", ID: id, Name: id, Provider: "custom", RegistryURL: "r", Username: "u",
+					SealedSecret: []byte("old-" + id), CreatedAt: now, UpdatedAt: now}
+				if err := st.CreateCredential(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := st.SetMetaIfAbsent(ctx, "check", []byte("old-check")); err != nil {
+				t.Fatal(err)
+			}
+			boom := errors.New("boom")
+			_, err = st.ResealAll(ctx, []string{"check", "absent"}, func(v storage.SealedValue) ([]byte, error) {
+				if v.ID == "c" {
+					return nil, boom
+				}
+				return append([]byte("new-"), v.Sealed...), nil
+			})
+			if !errors.Is(err, boom) {
+				t.Fatalf("ResealAll = %v, want the callback's error", err)
+			}
+			for _, id := range []string{"a", "b", "c"} {
+				if c, _ := st.GetCredential(ctx, "t", id); string(c.SealedSecret) != "old-"+id {
+					t.Fatalf("after a failed run %s holds %q", id, c.SealedSecret)
+				}
+			}
+			var seen []string
+			n, err := st.ResealAll(ctx, []string{"check", "absent"}, func(v storage.SealedValue) ([]byte, error) {
+				seen = append(seen, v.MetaKey+v.ID)
+				return append([]byte("new-"), v.Sealed...), nil
+			})
+			if err != nil || n != 4 || strings.Join(seen, ",") != "check,a,b,c" {
+				t.Fatalf("ResealAll = %d, %v, saw %v; want 4 values, the meta value first", n, err, seen)
+			}
+			for _, id := range []string{"a", "b", "c"} {
+				if c, _ := st.GetCredential(ctx, "t", id); string(c.SealedSecret) != "new-old-"+id {
+					t.Fatalf("%s holds %q", id, c.SealedSecret)
+				}
+			}
+			if v, _ := st.SetMetaIfAbsent(ctx, "check", []byte("unused")); string(v) != "new-old-check" {
+				t.Fatalf("meta value %q", v)
+			}
+		})
+	}
+}
