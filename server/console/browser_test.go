@@ -674,14 +674,20 @@ func TestConsole(t *testing.T) {
 	b.mu.Unlock()
 }
 
+// serveWithAdmin serves a new SQLite database with serve's extra args and
+// returns its URL and an admin token.
+func serveWithAdmin(t *testing.T, args ...string) (base, admin string) {
+	t.Helper()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "keyportd.db")
+	admin = kp(t, "token", "create", "--db", db, "--name", "ops", "--role", "admin")
+	return serve(t, db, args...), admin
+}
+
 // TestConsoleSessionExpiry: a form sent after the session ended is not acted
 // on, and says so.
 func TestConsoleSessionExpiry(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	db := "sqlite:" + filepath.Join(dir, "keyportd.db")
-	admin := kp(t, "token", "create", "--db", db, "--name", "ops", "--role", "admin")
-	base := serve(t, db, "--session-ttl", "2s")
+	base, admin := serveWithAdmin(t, "--session-ttl", "2s")
 	b := newBrowser(t)
 	b.signIn(base, admin)
 	b.expect("h1", "Registries")
@@ -714,10 +720,7 @@ func TestConsoleSessionExpiry(t *testing.T) {
 // headers, and forged requests from outside a page.
 func TestConsoleHTTP(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	db := "sqlite:" + filepath.Join(dir, "keyportd.db")
-	admin := kp(t, "token", "create", "--db", db, "--name", "ops", "--role", "admin")
-	base := serve(t, db)
+	base, admin := serveWithAdmin(t)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	res, err := client.Get(base + "/signin")
@@ -839,10 +842,7 @@ func mustWrite(t *testing.T, path, content string) {
 // with its API requests, so the console is no way around the limit.
 func TestConsoleCountsAgainstTheRateLimit(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	db := "sqlite:" + filepath.Join(dir, "keyportd.db")
-	admin := kp(t, "token", "create", "--db", db, "--name", "ops", "--role", "admin")
-	base := serve(t, db, "--rate-limit", "4")
+	base, admin := serveWithAdmin(t, "--rate-limit", "4")
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	res, err := client.Get(base + "/signin")
