@@ -14,6 +14,7 @@
 #
 # Env: BENCH_PEERS_RUNS (timed runs per process, default 150),
 #      BENCH_PEERS_LIST_RUNS (for the list pair, default 100),
+#      BENCH_PEERS_FLOOR_RUNS (for the floor pair, default 500),
 #      BENCH_PEERS_MD (default BENCHMARKS.md; empty: do not write),
 #      BENCH_PEERS_STRICT=1 (exit 3 when a row misses its target),
 #      BENCH_COPIES (each program runs from this many fresh copies in turn,
@@ -32,6 +33,8 @@ inner() {
   local work=$1
   SECONDS=$(( $(date +%s) - ${BENCH_PEERS_T0:-$(date +%s)} ))
   local runs=${BENCH_PEERS_RUNS:-150}
+  # The floor row sits closest to its target: time it longest.
+  local floor_runs=${BENCH_PEERS_FLOOR_RUNS:-500}
   local list_runs=${BENCH_PEERS_LIST_RUNS:-100}
   local kp=$work/bin/docker-credential-keyport
   local ss=$work/bin/docker-credential-secretservice
@@ -84,8 +87,8 @@ inner() {
   "$bp" -copies "$copies" -n "$list_runs" -json "$work/list.json" \
     -name "secretservice list" -cmd "$ss list" \
     -name "keyport list (keychain)" -cmd "$kc_env $kp list"
-  echo "== [${SECONDS}s] get vs the floor: $runs interleaved runs"
-  "$bp" -copies "$copies" -n "$runs" -stdin "$GET_KEY" -json "$work/floor.json" \
+  echo "== [${SECONDS}s] get vs the floor: $floor_runs interleaved runs"
+  "$bp" -copies "$copies" -n "$floor_runs" -stdin "$GET_KEY" -json "$work/floor.json" \
     -name "floor" -cmd "$work/bin/floor" \
     -name "keyport get (file), floor run" -cmd "$file_env $kp get"
 }
@@ -153,7 +156,7 @@ echo "== [${SECONDS}s] keyport vs the peers ($PEERS_MODULE $PEERS_VERSION), $REG
 "$work/bin/benchpeers" "${strict[@]}" \
   -results "$work/get-keychain.json,$work/get-file.json,$work/list.json,$work/floor.json" \
   -title "Peers: keyport vs docker-credential-helpers $PEERS_VERSION" \
-  -command "BENCH_PEERS_RUNS=${BENCH_PEERS_RUNS:-150} BENCH_PEERS_LIST_RUNS=${BENCH_PEERS_LIST_RUNS:-100} scripts/bench-peers.sh" \
+  -command "BENCH_PEERS_RUNS=${BENCH_PEERS_RUNS:-150} BENCH_PEERS_LIST_RUNS=${BENCH_PEERS_LIST_RUNS:-100} BENCH_PEERS_FLOOR_RUNS=${BENCH_PEERS_FLOOR_RUNS:-500} scripts/bench-peers.sh" \
   -machine "$machine" ${md:+-md "$md"} \
   -ratio "get, keychain (vs secretservice)|keyport get (keychain)|secretservice get|0.5" \
   -ratio "get, file store (vs pass)|keyport get (file)|pass get|0.1" \

@@ -109,9 +109,16 @@ func main() {
 		mb := float64(a.MaxRSSKB) / 1024
 		fmt.Fprintf(&t, "| %s | %.1f MB | | | ≤ %s MB | %s |\n", p[0], mb, p[2], verdict(mb <= limit))
 	}
-	runs := 0
+	minRuns, maxRuns := 0, 0
 	for _, r := range byName {
-		runs = max(runs, r.Runs)
+		if minRuns == 0 || r.Runs < minRuns {
+			minRuns = r.Runs
+		}
+		maxRuns = max(maxRuns, r.Runs)
+	}
+	runs := fmt.Sprint(maxRuns)
+	if minRuns != maxRuns {
+		runs = fmt.Sprintf("%d–%d", minRuns, maxRuns)
 	}
 
 	var sec strings.Builder
@@ -119,7 +126,7 @@ func main() {
 	if *command != "" {
 		fmt.Fprintf(&sec, "Command: `%s`\n\n", *command)
 	}
-	fmt.Fprintf(&sec, "Run: %s, %d interleaved runs of each process (after warm-up), whole-process wall time.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), runs)
+	fmt.Fprintf(&sec, "Run: %s, %s interleaved runs of each process per pair (after warm-up), whole-process wall time, each program run from fresh uncached copies of its file.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), runs)
 	if *machine != "" {
 		fmt.Fprintf(&sec, "Machine: %s\n\n", *machine)
 	}
