@@ -344,35 +344,13 @@ func (sc *tomlScanner) value() error {
 }
 
 func (sc *tomlScanner) skipArray() error {
-	sc.i++ // '['
-	for {
-		sc.skipBlank()
-		if sc.peek() == ']' {
-			sc.i++
-			return nil
-		}
-		if err := sc.value(); err != nil {
-			return err
-		}
-		sc.skipBlank()
-		switch sc.peek() {
-		case ',':
-			sc.i++
-		case ']':
-		default:
-			return sc.errorf("expected ',' or ']' in an array")
-		}
-	}
+	// Arrays may span lines and hold comments; skipBlank allows both.
+	return sc.skipSeq(']', "an array", sc.skipBlank, sc.value)
 }
 
 func (sc *tomlScanner) skipInlineTable() error {
-	sc.i++ // '{'
-	for {
-		sc.skipSpace()
-		if sc.peek() == '}' {
-			sc.i++
-			return nil
-		}
+	// An inline table stays on one line.
+	return sc.skipSeq('}', "an inline table", sc.skipSpace, func() error {
 		if _, err := sc.key(); err != nil {
 			return err
 		}
@@ -382,16 +360,31 @@ func (sc *tomlScanner) skipInlineTable() error {
 		}
 		sc.i++
 		sc.skipSpace()
-		if err := sc.value(); err != nil {
+		return sc.value()
+	})
+}
+
+// skipSeq skips an array or inline table from its opening bracket: items
+// separated by commas (a trailing one allowed) up to end, with skip
+// between the tokens.
+func (sc *tomlScanner) skipSeq(end byte, what string, skip func(), item func() error) error {
+	sc.i++ // the opening bracket
+	for {
+		skip()
+		if sc.peek() == end {
+			sc.i++
+			return nil
+		}
+		if err := item(); err != nil {
 			return err
 		}
-		sc.skipSpace()
+		skip()
 		switch sc.peek() {
 		case ',':
 			sc.i++
-		case '}':
+		case end:
 		default:
-			return sc.errorf("expected ',' or '}' in an inline table")
+			return sc.errorf("expected ',' or '%c' in %s", end, what)
 		}
 	}
 }

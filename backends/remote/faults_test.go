@@ -144,13 +144,7 @@ func TestRetryAfterIsHonouredByEveryHelper(t *testing.T) {
 }
 
 func TestExhaustedRateLimitDefersRevalidation(t *testing.T) {
-	a := fixture(t)
-	tok := a.token(storage.RoleReader, "api")
-	clk := newClock()
-	dir := t.TempDir()
-	if _, err := remote.New(opts(a.url, tok, "api", dir, clk, nil)).Get(ctx, "ghcr.io/acme"); err != nil {
-		t.Fatal(err)
-	}
+	a, tok, clk, dir := warmed(t)
 	// From now on keyportd's answers say the window is spent for 10 minutes.
 	a.setFault(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("x-ratelimit-remaining", "0")

@@ -168,3 +168,17 @@ func fixture(t testing.TB) *api {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// warmed is the fixture with a reader token for project api and a store
+// cache in dir, on clk, warmed by one get of ghcr.io/acme.
+func warmed(t *testing.T) (a *api, tok string, clk *clock, dir string) {
+	t.Helper()
+	a = fixture(t)
+	tok = a.token(storage.RoleReader, "api")
+	clk = newClock()
+	dir = t.TempDir()
+	if _, err := remote.New(opts(a.url, tok, "api", dir, clk, nil)).Get(context.Background(), "ghcr.io/acme"); err != nil {
+		t.Fatal(err)
+	}
+	return a, tok, clk, dir
+}

@@ -266,13 +266,7 @@ func TestStaleOnErrorWithinGrace(t *testing.T) {
 }
 
 func TestRejectedTokenDropsTheCache(t *testing.T) {
-	a := fixture(t)
-	tok := a.token(storage.RoleReader, "api")
-	clk := newClock()
-	dir := t.TempDir()
-	if _, err := remote.New(opts(a.url, tok, "api", dir, clk, nil)).Get(ctx, "ghcr.io/acme"); err != nil {
-		t.Fatal(err)
-	}
+	a, tok, clk, dir := warmed(t)
 	tokens, _ := a.store.ListTokens(ctx, "default")
 	for _, tk := range tokens {
 		if tk.Role == storage.RoleReader {

@@ -546,12 +546,8 @@ func editForm(cr server.Credential) *formData {
 	}
 }
 
-func defaultImage(key string) string {
-	if key == credhelper.DockerHub {
-		return ""
-	}
-	return key + "/"
-}
+// defaultImage pre-fills the test form's image field with the registry.
+func defaultImage(key string) string { return imageOn(key, "", "/") }
 
 func (c *Console) credentialPage(q *req) {
 	cr, ok := c.load(q)
@@ -672,11 +668,16 @@ func (c *Console) test(q *req) {
 	c.renderForm(q, status, f, v)
 }
 
-func exampleImage(key string) string {
+// exampleImage is an image reference on the registry, for messages.
+func exampleImage(key string) string { return imageOn(key, "library/nginx:latest", "/team/app:latest") }
+
+// imageOn is an image reference on registry key: Docker Hub's are written
+// without the host, so they take hub; others are key followed by rest.
+func imageOn(key, hub, rest string) string {
 	if key == credhelper.DockerHub {
-		return "library/nginx:latest"
+		return hub
 	}
-	return key + "/team/app:latest"
+	return key + rest
 }
 
 func (c *Console) deletePage(q *req) {
