@@ -69,7 +69,7 @@ func Update(ctx context.Context, path string, edit EditFunc) (Result, error) {
 	if err != nil || !res.Changed {
 		return res, err
 	}
-	if err := writeResolved(target, res.New, 0o600); err != nil {
+	if err := writeResolved(target, res.New, 0o600, true); err != nil {
 		return Result{}, err
 	}
 	return res, nil
@@ -167,10 +167,23 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	return writeResolved(target, data, perm)
+	return writeResolved(target, data, perm, true)
 }
 
-func writeResolved(target string, data []byte, perm os.FileMode) error {
+// ReplaceFile is WriteFileAtomic without the fsyncs: readers still see the
+// old or the new content, but a crash may leave either, or an empty or
+// partial file. For copies that can always be rebuilt and are checked when
+// read (the remote store's sealed cache), where two fsyncs would cost more
+// than the rest of the write.
+func ReplaceFile(path string, data []byte, perm os.FileMode) error {
+	target, err := ResolvePath(path)
+	if err != nil {
+		return err
+	}
+	return writeResolved(target, data, perm, false)
+}
+
+func writeResolved(target string, data []byte, perm os.FileMode, durable bool) error {
 	mode, owner, err := existingMode(target, perm)
 	if err != nil {
 		return err
@@ -184,7 +197,7 @@ func writeResolved(target string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("writing %s: %w", target, err)
 	}
 	tmpName := tmp.Name()
-	if err := fillTemp(tmp, data, mode, owner); err != nil {
+	if err := fillTemp(tmp, data, mode, owner, durable); err != nil {
 		_ = os.Remove(tmpName)
 		return fmt.Errorf("writing %s: %w", target, err)
 	}
@@ -192,7 +205,9 @@ func writeResolved(target string, data []byte, perm os.FileMode) error {
 		_ = os.Remove(tmpName)
 		return fmt.Errorf("writing %s: %w", target, err)
 	}
-	syncDir(dir)
+	if durable {
+		syncDir(dir)
+	}
 	return nil
 }
 
@@ -220,7 +235,7 @@ func existingMode(target string, perm os.FileMode) (os.FileMode, fileOwner, erro
 	return fi.Mode().Perm(), ownerOf(fi), nil
 }
 
-func fillTemp(tmp *os.File, data []byte, mode os.FileMode, owner fileOwner) error {
+func fillTemp(tmp *os.File, data []byte, mode os.FileMode, owner fileOwner, durable bool) error {
 	defer tmp.Close()
 	if err := tmp.Chmod(mode); err != nil {
 		return err
@@ -231,8 +246,10 @@ func fillTemp(tmp *os.File, data []byte, mode os.FileMode, owner fileOwner) erro
 	if _, err := tmp.Write(data); err != nil {
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		return err
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			return err
+		}
 	}
 	return tmp.Close()
 }

@@ -325,16 +325,33 @@ func assertNoTempFiles(t *testing.T, dir string) {
 }
 
 func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "registries.conf")
-	writeFile(t, path, "old\n", 0o644)
-	if err := WriteFileAtomic(path, []byte("new\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if fi, _ := os.Stat(path); readFile(t, path) != "new\n" || fi.Mode().Perm() != 0o644 {
-		t.Errorf("content %q mode %v", readFile(t, path), fi.Mode().Perm())
-	}
-	if err := WriteFileAtomic(dir, []byte("x"), 0o600); err == nil {
-		t.Error("replacing a directory was accepted")
+	// ReplaceFile is the same write without the fsyncs: same behaviour.
+	for name, write := range map[string]func(string, []byte, os.FileMode) error{
+		"WriteFileAtomic": WriteFileAtomic, "ReplaceFile": ReplaceFile,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "registries.conf")
+			writeFile(t, path, "old\n", 0o644)
+			if err := write(path, []byte("new\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if fi, _ := os.Stat(path); readFile(t, path) != "new\n" || fi.Mode().Perm() != 0o644 {
+				t.Errorf("content %q mode %v", readFile(t, path), fi.Mode().Perm())
+			}
+			fresh := filepath.Join(dir, "new.cache")
+			if err := write(fresh, []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if fi, _ := os.Stat(fresh); readFile(t, fresh) != "x" || fi.Mode().Perm() != 0o600 {
+				t.Errorf("new file: content %q mode %v", readFile(t, fresh), fi.Mode().Perm())
+			}
+			if err := write(dir, []byte("x"), 0o600); err == nil {
+				t.Error("replacing a directory was accepted")
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) != 0 {
+				t.Errorf("temporary files left: %v", left)
+			}
+		})
 	}
 }

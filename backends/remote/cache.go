@@ -237,7 +237,7 @@ func writeCache(id identity, d cacheData) error {
 	if err := h.Seal(&id.key, plain); err != nil {
 		return err
 	}
-	if err := sealedfile.WriteCompact(id.path, h); err != nil {
+	if err := sealedfile.WriteCompactCache(id.path, h); err != nil {
 		return fmt.Errorf("account cache: %w", err)
 	}
 	return nil

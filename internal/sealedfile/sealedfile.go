@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/nacl/secretbox"
 
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/dockerconfig"
 	"github.com/keyport/keyport/internal/filelock"
 )
 
@@ -144,7 +145,15 @@ func ParseCompact(data []byte) (Header, error) {
 	return Header{Version: Version, KDF: string(kdf), Nonce: rest[:24], Box: rest[24:]}, nil
 }
 
-// WriteCompact replaces path with h's compact form atomically, mode 0600.
+// WriteCompact replaces path with h's compact form atomically and durably,
+// mode 0600.
 func WriteCompact(path string, h Header) error {
 	return credhelper.WriteFileAtomic(path, h.MarshalCompact(), 0o600)
+}
+
+// WriteCompactCache is WriteCompact without the fsyncs, for a cache: after
+// a crash it may hold the old, the new, or a damaged file, and a damaged
+// one fails authentication on read and is fetched again.
+func WriteCompactCache(path string, h Header) error {
+	return dockerconfig.ReplaceFile(path, h.MarshalCompact(), 0o600)
 }
