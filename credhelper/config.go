@@ -143,9 +143,3 @@ func SaveConfig(home string, update func(*Config)) error {
 	})
 	return err
 }
-
-// WriteFileAtomic replaces path so readers see the old or the new file,
-// never half of one; see dockerconfig.WriteFileAtomic, which does the work.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return dockerconfig.WriteFileAtomic(path, data, perm)
-}

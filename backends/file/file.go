@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/scrypt"
 
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/dockerconfig"
 	"github.com/keyport/keyport/internal/sealedfile"
 	"github.com/keyport/keyport/internal/smallfile"
 )
@@ -253,7 +254,7 @@ func (s *Store) key(h header, create bool) (*[32]byte, error) {
 			if _, err := rand.Read(key[:]); err != nil {
 				return nil, err
 			}
-			if err := credhelper.WriteFileAtomic(s.path(KeyFile), key[:], 0o600); err != nil {
+			if err := dockerconfig.WriteFileAtomic(s.path(KeyFile), key[:], 0o600); err != nil {
 				return nil, fmt.Errorf("creating the file store key: %w", err)
 			}
 			return &key, nil

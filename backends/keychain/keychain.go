@@ -29,6 +29,7 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/keyport/keyport/credhelper"
+	"github.com/keyport/keyport/dockerconfig"
 	"github.com/keyport/keyport/internal/filelock"
 )
 
@@ -367,7 +368,7 @@ func (s *Store) withIndex(ctx context.Context, fn func(map[string]string) error)
 	if err != nil {
 		return err
 	}
-	return credhelper.WriteFileAtomic(filepath.Join(s.opts.Dir, IndexFile), append(data, '\n'), 0o600)
+	return dockerconfig.WriteFileAtomic(filepath.Join(s.opts.Dir, IndexFile), append(data, '\n'), 0o600)
 }
 
 // split cuts s into pieces of at most size bytes on rune boundaries.

@@ -22,7 +22,6 @@ import (
 
 	"golang.org/x/crypto/nacl/secretbox"
 
-	"github.com/keyport/keyport/credhelper"
 	"github.com/keyport/keyport/dockerconfig"
 	"github.com/keyport/keyport/internal/filelock"
 )
@@ -91,7 +90,7 @@ func Write(path string, h Header) error {
 	if err != nil {
 		return err
 	}
-	return credhelper.WriteFileAtomic(path, append(data, '\n'), 0o600)
+	return dockerconfig.WriteFileAtomic(path, append(data, '\n'), 0o600)
 }
 
 // Lock takes the exclusive lock file at path, waiting at most timeout (and
@@ -148,7 +147,7 @@ func ParseCompact(data []byte) (Header, error) {
 // WriteCompact replaces path with h's compact form atomically and durably,
 // mode 0600.
 func WriteCompact(path string, h Header) error {
-	return credhelper.WriteFileAtomic(path, h.MarshalCompact(), 0o600)
+	return dockerconfig.WriteFileAtomic(path, h.MarshalCompact(), 0o600)
 }
 
 // WriteCompactCache is WriteCompact without the fsyncs, for a cache: after

@@ -294,16 +294,7 @@ func (b *browser) signOut() {
 // api calls the account API with a token.
 func api(t *testing.T, method, u, token string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, u, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&m)
-	return res.StatusCode, m
+	return testkit.CallAPI(t, method, u, token, nil)
 }
 
 type savedCred struct {

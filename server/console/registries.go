@@ -156,27 +156,23 @@ func (c *Console) listPage(q *req) {
 // allCredentials pages through what the token may see. Accounts hold tens of
 // registries, not thousands: search and pagination run on the whole list.
 func (c *Console) allCredentials(q *req) ([]server.Credential, error) {
-	var all []server.Credential
-	cursor := ""
-	for range 100 {
-		page, p, err := q.as.ListCredentials("", 100, cursor)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page...)
-		if !p.More {
-			break
-		}
-		cursor = p.Cursor
-	}
-	return all, nil
+	return allPages(func(cursor string) ([]server.Credential, server.Page, error) {
+		return q.as.ListCredentials("", 100, cursor)
+	})
 }
 
 func (c *Console) allProjects(q *req) ([]server.Project, error) {
-	var all []server.Project
+	return allPages(func(cursor string) ([]server.Project, server.Page, error) {
+		return q.as.ListProjects(100, cursor)
+	})
+}
+
+// allPages follows a list's cursor to its end (at most 100 pages).
+func allPages[T any](list func(cursor string) ([]T, server.Page, error)) ([]T, error) {
+	var all []T
 	cursor := ""
 	for range 100 {
-		page, p, err := q.as.ListProjects(100, cursor)
+		page, p, err := list(cursor)
 		if err != nil {
 			return nil, err
 		}
