@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -394,32 +395,34 @@ func TestDroppedCacheNeverReadsAsNotFound(t *testing.T) {
 	a := fixture(t)
 	tok := a.token(storage.RoleReader, "api")
 	dir := t.TempDir()
-	stop := make(chan struct{})
-	dropped := make(chan int)
+	// Run until the race has happened often enough, whatever the machine's
+	// speed: at least 40 files dropped and 40 gets served (20 s at most).
+	var dropped, served, failed atomic.Int64
+	enough := make(chan struct{})
 	go func() {
-		n := 0
-		for {
-			select {
-			case <-stop:
-				dropped <- n
-				return
-			default:
-			}
+		defer close(enough)
+		deadline := time.Now().Add(20 * time.Second)
+		for (dropped.Load() < 40 || served.Load() < 40) && time.Now().Before(deadline) {
 			files, _ := filepath.Glob(filepath.Join(dir, "*.cache"))
 			for _, f := range files {
 				if os.Remove(f) == nil {
-					n++
+					dropped.Add(1)
 				}
 			}
+			runtime.Gosched()
 		}
 	}()
 	var wg sync.WaitGroup
-	var served, failed atomic.Int64
 	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range 50 {
+			for {
+				select {
+				case <-enough:
+					return
+				default:
+				}
 				c, err := remote.New(opts(a.url, tok, "api", dir, nil, nil)).Get(ctx, "ghcr.io/acme")
 				switch {
 				case errors.Is(err, credhelper.ErrNotFound):
@@ -435,8 +438,7 @@ func TestDroppedCacheNeverReadsAsNotFound(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	n := <-dropped
+	n := dropped.Load()
 	if n == 0 || served.Load() == 0 {
 		t.Fatalf("the race did not happen: %d cache files dropped, %d gets served", n, served.Load())
 	}
