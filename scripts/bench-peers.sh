@@ -6,6 +6,7 @@
 #   get, file store keyport (KEYPORT_BACKEND=file)     vs docker-credential-pass            target ≤ 0.1×
 #   list, 100 registries  keyport keychain vs secretservice                                  target ≤ 0.2×
 #   get vs floor    keyport get (file) vs scripts/internal/floor                             target ≤ 1.3×
+#   get, keychain, a repository path vs its host (keyport's own target)                      target ≤ 1.1×
 #   peak RSS of keyport get (each store)                                                     target ≤ 20 MB
 #
 # The reference helpers (github.com/docker/docker-credential-helpers
@@ -87,6 +88,18 @@ inner() {
   "$bp" -copies "$copies" -n "$list_runs" -json "$work/list.json" \
     -name "secretservice list" -cmd "$ss list" \
     -name "keyport list (keychain)" -cmd "$kc_env $kp list"
+  # go-containerregistry asks for host/repository before the host: the
+  # resolver tries the repository and namespace keys first, and the
+  # keychain index answers those misses without a D-Bus round trip.
+  printf '%s\n' "$GET_KEY" >"$work/key-host"
+  printf '%s\n' "$GET_KEY/team/app" >"$work/key-repo"
+  printf '#!/bin/sh\nexec %s get <%s\n' "$kp" "$work/key-host" >"$work/get-host.sh"
+  printf '#!/bin/sh\nexec %s get <%s\n' "$kp" "$work/key-repo" >"$work/get-repo.sh"
+  chmod +x "$work/get-host.sh" "$work/get-repo.sh"
+  echo "== [${SECONDS}s] get, keychain, repository path vs host: $runs interleaved runs"
+  "$bp" -copies "$copies" -n "$runs" -json "$work/get-repo.json" \
+    -name "keyport get (keychain), host" -cmd "$kc_env $work/get-host.sh" \
+    -name "keyport get (keychain), repository path" -cmd "$kc_env $work/get-repo.sh"
   echo "== [${SECONDS}s] get vs the floor: $floor_runs interleaved runs"
   "$bp" -copies "$copies" -n "$floor_runs" -stdin "$GET_KEY" -json "$work/floor.json" \
     -name "floor" -cmd "$work/bin/floor" \
@@ -154,7 +167,7 @@ strict=()
 echo
 echo "== [${SECONDS}s] keyport vs the peers ($PEERS_MODULE $PEERS_VERSION), $REGISTRIES registries stored"
 "$work/bin/benchpeers" "${strict[@]}" \
-  -results "$work/get-keychain.json,$work/get-file.json,$work/list.json,$work/floor.json" \
+  -results "$work/get-keychain.json,$work/get-file.json,$work/list.json,$work/get-repo.json,$work/floor.json" \
   -title "Peers: keyport vs docker-credential-helpers $PEERS_VERSION" \
   -command "BENCH_PEERS_RUNS=${BENCH_PEERS_RUNS:-150} BENCH_PEERS_LIST_RUNS=${BENCH_PEERS_LIST_RUNS:-100} BENCH_PEERS_FLOOR_RUNS=${BENCH_PEERS_FLOOR_RUNS:-500} scripts/bench-peers.sh" \
   -machine "$machine" ${md:+-md "$md"} \
@@ -162,6 +175,7 @@ echo "== [${SECONDS}s] keyport vs the peers ($PEERS_MODULE $PEERS_VERSION), $REG
   -ratio "get, file store (vs pass)|keyport get (file)|pass get|0.1" \
   -ratio "list, $REGISTRIES registries (vs secretservice)|keyport list (keychain)|secretservice list|0.2" \
   -ratio "get, file store (vs floor)|keyport get (file), floor run|floor|1.3" \
+  -ratio "get, keychain, host/team/app (vs the host's own get; keyport's target)|keyport get (keychain), repository path|keyport get (keychain), host|1.1" \
   -rss "peak RSS, keyport get (file)|keyport get (file)|20" \
   -rss "peak RSS, keyport get (keychain)|keyport get (keychain)|20"
 if [ -n "$md" ]; then echo "(written to $md)"; fi

@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/zalando/go-keyring"
-
-	"github.com/keyport/keyport/credhelper"
 )
 
 // Items are keyport's own secrets (the account API token) kept beside the
@@ -30,7 +28,7 @@ func (s *Store) GetItem(ctx context.Context, name string) (string, error) {
 	}
 	v, err := s.load(ctx, name)
 	if errors.Is(err, keyring.ErrNotFound) {
-		return "", fmt.Errorf("keychain: %s: %w", name, credhelper.ErrNotFound)
+		return "", notStored(name)
 	}
 	return v, err
 }
@@ -50,7 +48,7 @@ func (s *Store) DeleteItem(ctx context.Context, name string) error {
 	}
 	old, err := s.get(ctx, name)
 	if errors.Is(err, keyring.ErrNotFound) {
-		return fmt.Errorf("keychain: %s: %w", name, credhelper.ErrNotFound)
+		return notStored(name)
 	}
 	if err != nil {
 		return err

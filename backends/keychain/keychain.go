@@ -5,6 +5,10 @@
 // go-keyring cannot list, so an index file beside the lock (Dir) maps every
 // key to its username. Neither is a secret, and a file keeps list fast and
 // spares the Secret Service, which rewrites its keyring on every change.
+// The index is written before an item and after its removal, so it always
+// names every item keyport holds: a get for a key it does not name is a miss
+// answered without a keychain round trip (the namespace keys a repository
+// lookup tries first, say).
 // Windows caps one secret near 2.5 KB, so larger items are split into chunks.
 // go-keyring calls cannot be cancelled; each runs under a deadline so a
 // missing or locked Secret Service fails fast instead of hanging a pull.
@@ -273,9 +277,12 @@ const maxChunks = 64
 
 // Get implements credhelper.Reader.
 func (s *Store) Get(ctx context.Context, key string) (credhelper.Credentials, error) {
+	if !s.mayHold(key) {
+		return credhelper.Credentials{}, notStored(key)
+	}
 	v, err := s.load(ctx, key)
 	if errors.Is(err, keyring.ErrNotFound) {
-		return credhelper.Credentials{}, fmt.Errorf("keychain: %s: %w", key, credhelper.ErrNotFound)
+		return credhelper.Credentials{}, notStored(key)
 	}
 	if err != nil {
 		return credhelper.Credentials{}, err
@@ -287,23 +294,50 @@ func (s *Store) Get(ctx context.Context, key string) (credhelper.Credentials, er
 	return credhelper.Credentials{ServerURL: key, Username: it.Username, Secret: it.Secret}, nil
 }
 
+// notStored is the miss for key (or item name): it wraps ErrNotFound.
+func notStored(key string) error { return fmt.Errorf("keychain: %s: %w", key, credhelper.ErrNotFound) }
+
+// mayHold is false only when the index is readable and does not name key.
+// Without an index (none written yet, or no Dir) or with a damaged one, the
+// keychain itself is asked: the index may save a round trip, never hide an
+// item.
+func (s *Store) mayHold(key string) bool {
+	if s.opts.Dir == "" {
+		return true
+	}
+	idx, exists, err := s.readIndex()
+	if err != nil || !exists {
+		return true
+	}
+	_, ok := idx[key]
+	return ok
+}
+
 // List implements credhelper.Reader from the index file.
 func (s *Store) List(ctx context.Context) (map[string]string, error) {
 	if s.opts.Dir == "" {
 		return nil, errors.New("keychain: no directory for the index")
 	}
-	idx := map[string]string{}
-	data, err := os.ReadFile(filepath.Join(s.opts.Dir, IndexFile))
+	idx, _, err := s.readIndex()
+	return idx, err
+}
+
+// readIndex reads the index file; exists is false (and idx empty) when
+// none has been written yet.
+func (s *Store) readIndex() (idx map[string]string, exists bool, err error) {
+	idx = map[string]string{}
+	path := filepath.Join(s.opts.Dir, IndexFile)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return idx, nil
+		return idx, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("keychain index: %w", err)
+		return nil, false, fmt.Errorf("keychain index: %w", err)
 	}
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("keychain index %s is damaged: %w", filepath.Join(s.opts.Dir, IndexFile), err)
+		return nil, true, fmt.Errorf("keychain index %s is damaged: %w", path, err)
 	}
-	return idx, nil
+	return idx, true, nil
 }
 
 // Put implements credhelper.Store.
@@ -312,22 +346,38 @@ func (s *Store) Put(ctx context.Context, c credhelper.Credentials) error {
 	if err != nil {
 		return err
 	}
-	return s.withIndex(ctx, func(idx map[string]string) error {
-		if err := s.save(ctx, c.ServerURL, string(value)); err != nil {
+	// The index names the key before the item exists (see the package
+	// comment), and stops naming it again if the item was not saved. A call
+	// that ran out of time may still land (go-keyring cannot cancel it), so
+	// after a deadline the key stays named.
+	return s.withIndex(ctx, func(idx map[string]string, write func() error) error {
+		before, listed := idx[c.ServerURL]
+		idx[c.ServerURL] = c.Username
+		if err := write(); err != nil {
 			return err
 		}
-		idx[c.ServerURL] = c.Username
+		if err := s.save(ctx, c.ServerURL, string(value)); err != nil {
+			switch {
+			case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+				return err
+			case listed:
+				idx[c.ServerURL] = before
+			default:
+				delete(idx, c.ServerURL)
+			}
+			return errors.Join(err, write())
+		}
 		return nil
 	})
 }
 
 // Delete implements credhelper.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	return s.withIndex(ctx, func(idx map[string]string) error {
+	return s.withIndex(ctx, func(idx map[string]string, write func() error) error {
 		old, err := s.get(ctx, key)
 		if errors.Is(err, keyring.ErrNotFound) {
 			if _, listed := idx[key]; !listed {
-				return fmt.Errorf("keychain: %s: %w", key, credhelper.ErrNotFound)
+				return notStored(key)
 			}
 		} else if err != nil {
 			return err
@@ -337,13 +387,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		}
 		s.dropChunks(ctx, key, old)
 		delete(idx, key)
-		return nil
+		return write()
 	})
 }
 
 // withIndex serialises read-modify-write of the index file across
-// processes (a file lock beside it) and saves it after fn.
-func (s *Store) withIndex(ctx context.Context, fn func(map[string]string) error) error {
+// processes (a file lock beside it). fn edits the index and calls write to
+// save it, at the point its order of writes needs.
+func (s *Store) withIndex(ctx context.Context, fn func(idx map[string]string, write func() error) error) error {
 	if s.opts.Dir == "" {
 		return errors.New("keychain: no directory for the index")
 	}
@@ -361,14 +412,13 @@ func (s *Store) withIndex(ctx context.Context, fn func(map[string]string) error)
 	if err != nil {
 		return err
 	}
-	if err := fn(idx); err != nil {
-		return err
-	}
-	data, err := json.Marshal(idx)
-	if err != nil {
-		return err
-	}
-	return dockerconfig.WriteFileAtomic(filepath.Join(s.opts.Dir, IndexFile), append(data, '\n'), 0o600)
+	return fn(idx, func() error {
+		data, err := json.Marshal(idx)
+		if err != nil {
+			return err
+		}
+		return dockerconfig.WriteFileAtomic(filepath.Join(s.opts.Dir, IndexFile), append(data, '\n'), 0o600)
+	})
 }
 
 // split cuts s into pieces of at most size bytes on rune boundaries.

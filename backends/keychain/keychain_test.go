@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,75 @@ func TestContractRealSecretService(t *testing.T) {
 func TestReaderContractRealSecretService(t *testing.T) {
 	requireKeyring(t)
 	storetest.RunReader(t, storetest.Filled(func(t *testing.T) credhelper.Store { return fresh(t) }))
+}
+
+// TestIndexAnswersMisses: a key the index does not name is a miss without
+// asking the keychain, so an item put there behind keyport's back stays
+// unseen while an index exists, and is found again once there is none (or
+// only a damaged one) to trust.
+func TestIndexAnswersMisses(t *testing.T) {
+	requireKeyring(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := keyring.DeleteAll(keychain.Service); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatal(err)
+	}
+	s := keychain.New(keychain.Options{Dir: dir})
+	if err := s.Put(ctx, credhelper.Credentials{ServerURL: "ghcr.io", Username: "me", Secret: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := keyring.Set(keychain.Service, "quay.io", `{"u":"behind","s":"s2"}`); err != nil {
+		t.Fatal(err)
+	}
+	index := filepath.Join(dir, keychain.IndexFile)
+	for _, tc := range []struct {
+		name      string
+		index     string // "" removes the index file
+		wantFound bool
+	}{
+		{"index without the key", `{"ghcr.io":"me"}`, false},
+		{"no index", "", true},
+		{"damaged index", "{", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.index == "" {
+				if err := os.Remove(index); err != nil && !errors.Is(err, os.ErrNotExist) {
+					t.Fatal(err)
+				}
+			} else if err := os.WriteFile(index, []byte(tc.index), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := s.Get(ctx, "quay.io")
+			switch {
+			case tc.wantFound && (err != nil || c.Username != "behind"):
+				t.Fatalf("Get(quay.io) = %+v, %v; want the item in the keychain", c, err)
+			case !tc.wantFound && !errors.Is(err, credhelper.ErrNotFound):
+				t.Fatalf("Get(quay.io) = %+v, %v; want ErrNotFound from the index", c, err)
+			}
+			if tc.index != "{" {
+				if c, err := s.Get(ctx, "ghcr.io"); err != nil || c.Secret != "s1" {
+					t.Fatalf("Get(ghcr.io) = %+v, %v", c, err)
+				}
+			}
+		})
+	}
+}
+
+// TestTimedOutPutStaysIndexed: a keychain write that ran out of time may
+// still land, so the index keeps naming its key; a get must never be
+// answered "not found" by the index for an item that exists.
+func TestTimedOutPutStaysIndexed(t *testing.T) {
+	requireKeyring(t)
+	dir := t.TempDir()
+	slow := keychain.New(keychain.Options{Dir: dir, Timeout: time.Nanosecond})
+	err := slow.Put(context.Background(), credhelper.Credentials{ServerURL: "ghcr.io", Username: "me", Secret: "s"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Put = %v, want a deadline error", err)
+	}
+	idx, err := slow.List(context.Background())
+	if err != nil || idx["ghcr.io"] != "me" {
+		t.Fatalf("index after a timed-out Put = %v, %v; want it to name ghcr.io", idx, err)
+	}
 }
 
 // putChunked stores a GCR keyfile, too large for one item, in a fresh
@@ -136,6 +206,14 @@ func TestNoSecretServiceFailsFast(t *testing.T) {
 		}
 		if errors.Is(err, credhelper.ErrNotFound) {
 			t.Fatal("an unavailable keychain must not read as not-found")
+		}
+		// A store that failed leaves the index naming nothing new, so the
+		// index still answers misses truthfully once the keychain is back.
+		if err := s.Put(context.Background(), credhelper.Credentials{ServerURL: "ghcr.io", Username: "me", Secret: "s"}); !errors.As(err, &unavailable) {
+			t.Fatalf("Put = %v, want UnavailableError", err)
+		}
+		if idx, err := s.List(context.Background()); err != nil || len(idx) != 0 {
+			t.Fatalf("index after a failed Put = %v, %v; want it empty", idx, err)
 		}
 		return
 	}

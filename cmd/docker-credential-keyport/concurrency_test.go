@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -222,4 +223,60 @@ func TestKillDuringStore(t *testing.T) {
 			t.Errorf("temp file %s left behind after a clean write", e.Name())
 		}
 	}
+}
+
+// TestKillDuringKeychainStore SIGKILLs `store` on the real keychain at
+// random moments. The index must name every item the keychain holds, since
+// a get answers a key the index does not name as a miss without asking.
+func TestKillDuringKeychainStore(t *testing.T) {
+	requireKeyringSession(t)
+	env := helperEnv(t, "keychain")
+	home := strings.TrimPrefix(env[2], "KEYPORT_HOME=")
+	run := func(key string) *exec.Cmd {
+		cmd := exec.Command(helperBin, "store")
+		cmd.Env = env
+		cmd.Stdin = strings.NewReader(`{"ServerURL":"` + key + `","Username":"u","Secret":"` + secretFor("u") + `"}`)
+		return cmd
+	}
+	start := time.Now()
+	if out, err := run("first.example.com").CombinedOutput(); err != nil {
+		t.Fatalf("store: %v: %s", err, out)
+	}
+	lifetime := time.Since(start)
+	trials := 60
+	if testing.Short() {
+		trials = 20
+	}
+	killed, landed := 0, 0
+	for trial := range trials {
+		key := fmt.Sprintf("victim%d.example.com", trial)
+		cmd := run(key)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rand.Int64N(int64(lifetime))))
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		var ee *exec.ExitError
+		if err := cmd.Wait(); errors.As(err, &ee) && ee.ProcessState.Sys().(syscall.WaitStatus).Signaled() {
+			killed++
+		}
+		if _, err := keyring.Get(keychain.Service, key); err != nil {
+			continue // killed before the item was written
+		}
+		landed++
+		idx, err := keychain.New(keychain.Options{Dir: home}).List(context.Background())
+		if err != nil {
+			t.Fatalf("trial %d: index unreadable after SIGKILL: %v", trial, err)
+		}
+		if _, ok := idx[key]; !ok {
+			t.Fatalf("trial %d: the keychain holds %s but the index does not name it", trial, key)
+		}
+		if c, err := client.Get(program(env), key); err != nil || c.Secret != secretFor("u") {
+			t.Fatalf("trial %d: get %s = %+v, %v", trial, key, c, err)
+		}
+	}
+	if killed == 0 || landed == 0 {
+		t.Fatalf("%d of %d trials killed, %d items landed: the kills missed the window this test is about", killed, trials, landed)
+	}
+	t.Logf("%d of %d stores killed mid-run, %d items landed, each named by the index", killed, trials, landed)
 }
