@@ -35,6 +35,7 @@ import (
 	"github.com/keyport/keyport/credhelper"
 	"github.com/keyport/keyport/dockerconfig"
 	"github.com/keyport/keyport/internal/filelock"
+	"github.com/keyport/keyport/internal/smallfile"
 )
 
 // Service is the go-keyring service name of every keyport item.
@@ -327,7 +328,7 @@ func (s *Store) List(ctx context.Context) (map[string]string, error) {
 func (s *Store) readIndex() (idx map[string]string, exists bool, err error) {
 	idx = map[string]string{}
 	path := filepath.Join(s.opts.Dir, IndexFile)
-	data, err := os.ReadFile(path)
+	data, _, err := smallfile.ReadFile(path) // on the get path: no poller
 	if errors.Is(err, fs.ErrNotExist) {
 		return idx, false, nil
 	}

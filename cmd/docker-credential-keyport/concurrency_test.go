@@ -217,7 +217,7 @@ func TestKillDuringStore(t *testing.T) {
 	if err := client.Store(p, &credentials.Credentials{ServerURL: "last.example.com", Username: "u", Secret: secretFor("u")}); err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(strings.TrimPrefix(env[2], "KEYPORT_HOME="))
+	entries, _ := os.ReadDir(homeOf(env))
 	for _, e := range entries {
 		if strings.Contains(e.Name(), ".tmp-") {
 			t.Errorf("temp file %s left behind after a clean write", e.Name())
@@ -231,7 +231,7 @@ func TestKillDuringStore(t *testing.T) {
 func TestKillDuringKeychainStore(t *testing.T) {
 	requireKeyringSession(t)
 	env := helperEnv(t, "keychain")
-	home := strings.TrimPrefix(env[2], "KEYPORT_HOME=")
+	home := homeOf(env)
 	run := func(key string) *exec.Cmd {
 		cmd := exec.Command(helperBin, "store")
 		cmd.Env = env

@@ -3,6 +3,7 @@ package main_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/keyport/keyport/internal/testkit"
@@ -32,3 +33,6 @@ func helperEnv(t *testing.T, backend string, extra ...string) []string {
 	}
 	return append(env, extra...)
 }
+
+// homeOf is the KEYPORT_HOME that helperEnv chose.
+func homeOf(env []string) string { return strings.TrimPrefix(env[2], "KEYPORT_HOME=") }

@@ -96,7 +96,7 @@ func TestProtocolThroughDockerClient(t *testing.T) {
 // nothing on stdout echoing the secret, the store unchanged.
 func TestBadInput(t *testing.T) {
 	env := helperEnv(t, "file")
-	home := strings.TrimPrefix(env[2], "KEYPORT_HOME=")
+	home := homeOf(env)
 	run := func(stdin []byte, args ...string) (string, string, int) {
 		cmd := exec.Command(helperBin, args...)
 		cmd.Env = env
